@@ -1,0 +1,3 @@
+module github.com/sparknet/sparknet
+
+go 1.26
