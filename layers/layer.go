@@ -110,12 +110,20 @@ type Context struct {
 	// saved and restored (MarshalBinary) to resume a run exactly.
 	Rand *rand.Rand
 	Src  *rand.PCG
+	// Seed is the seed the context was made with; data layers derive their
+	// per-epoch shuffles and transformation draws from it, so they stay
+	// reproducible even though they run on a prefetch goroutine.
+	Seed uint64
+	// Shard and Shards select the part of the training data a data layer
+	// reads: shard Shard of Shards (SparkNet's partitions, one per worker).
+	// Shards <= 1 means the whole source.
+	Shard, Shards int
 }
 
 // NewContext returns a context for phase with a generator seeded by seed.
 func NewContext(phase pb.Phase, seed uint64) *Context {
 	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
-	return &Context{Phase: phase, Rand: rand.New(src), Src: src}
+	return &Context{Phase: phase, Rand: rand.New(src), Src: src, Seed: seed}
 }
 
 // Constructor builds a layer from its parameters. It must not touch blobs;
