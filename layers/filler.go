@@ -152,12 +152,12 @@ func fillBilinear(b *tensor.Blob) error {
 	for i := range b.Data {
 		x := float32(i % w)
 		y := float32((i / w) % h)
-		b.Data[i] = (1 - abs32(x/ff-c)) * (1 - abs32(y/ff-c))
+		b.Data[i] = (1 - fillerAbs32(x/ff-c)) * (1 - fillerAbs32(y/ff-c))
 	}
 	return nil
 }
 
-func abs32(x float32) float32 {
+func fillerAbs32(x float32) float32 {
 	if x < 0 {
 		return -x
 	}

@@ -173,3 +173,14 @@ func New(p *pb.LayerParameter, ctx *Context) (Layer, error) {
 	}
 	return l, nil
 }
+
+// ParamPropagator is implemented by layers that can skip the gradient of a
+// parameter blob (Caffe's set_param_propagate_down). The net turns it off for
+// parameters with lr_mult 0 unless force_backward is set; a layer that does
+// not implement it always accumulates every parameter gradient.
+type ParamPropagator interface{ SetParamPropagateDown(i int, on bool) }
+
+// Failer is implemented by layers that can fail while running (a data layer
+// that cannot read, a loss layer given a label out of range). The net checks
+// Err after the layer's Forward and stops with the error.
+type Failer interface{ Err() error }

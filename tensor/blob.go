@@ -88,9 +88,11 @@ func (b *Blob) Reshape(shape ...int) {
 		panic(fmt.Sprintf("tensor: %d axes exceed the maximum of %d", len(shape), MaxAxes))
 	}
 	count := 1
-	for _, d := range shape {
+	for i, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("tensor: negative dimension in shape %v", shape))
+			// Formats i and d, not shape, so that shape does not escape and
+			// callers' variadic arguments stay on their stacks.
+			panic(fmt.Sprintf("tensor: negative dimension %d at axis %d", d, i))
 		}
 		count *= d
 	}

@@ -513,6 +513,9 @@ type DataParameter_DB int32
 const (
 	DataParameter_LEVELDB DataParameter_DB = 0
 	DataParameter_LMDB    DataParameter_DB = 1
+	// sparknet extension: source is a Parquet file or a folder of them, as
+	// Spark writes DataFrames; parquet_param names the columns.
+	DataParameter_PARQUET DataParameter_DB = 2
 )
 
 // Enum value maps for DataParameter_DB.
@@ -520,10 +523,12 @@ var (
 	DataParameter_DB_name = map[int32]string{
 		0: "LEVELDB",
 		1: "LMDB",
+		2: "PARQUET",
 	}
 	DataParameter_DB_value = map[string]int32{
 		"LEVELDB": 0,
 		"LMDB":    1,
+		"PARQUET": 2,
 	}
 )
 
@@ -4304,8 +4309,12 @@ type DataParameter struct {
 	Mirror            *bool    `protobuf:"varint,6,opt,name=mirror,def=0" json:"mirror,omitempty"`
 	ForceEncodedColor *bool    `protobuf:"varint,9,opt,name=force_encoded_color,json=forceEncodedColor,def=0" json:"force_encoded_color,omitempty"`
 	Prefetch          *uint32  `protobuf:"varint,10,opt,name=prefetch,def=4" json:"prefetch,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// sparknet extension (BVLC Caffe has no such field; its text parser
+	// rejects files that set it, its binary parser skips it): the columns of
+	// a PARQUET source.
+	ParquetParam  *ParquetParameter `protobuf:"bytes,1001,opt,name=parquet_param,json=parquetParam" json:"parquet_param,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 // Default values for DataParameter fields.
@@ -4417,6 +4426,13 @@ func (x *DataParameter) GetPrefetch() uint32 {
 		return *x.Prefetch
 	}
 	return Default_DataParameter_Prefetch
+}
+
+func (x *DataParameter) GetParquetParam() *ParquetParameter {
+	if x != nil {
+		return x.ParquetParam
+	}
+	return nil
 }
 
 type DropoutParameter struct {
@@ -7774,6 +7790,110 @@ func (x *PReLUParameter) GetChannelShared() bool {
 	return Default_PReLUParameter_ChannelShared
 }
 
+// ParquetParameter (sparknet extension) says which columns of a Parquet
+// source hold an example. Exactly one of image_column and float_column
+// names the data; when neither is set, image_column is "image".
+type ParquetParameter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A binary column: an encoded image (JPEG, PNG, ...) per row, decoded as
+	// an encoded Datum is; or, when channels, height and width are known,
+	// channels*height*width raw uint8 values in Datum.data's order
+	// (channel-major, BGR for color).
+	ImageColumn *string `protobuf:"bytes,1,opt,name=image_column,json=imageColumn" json:"image_column,omitempty"`
+	// A list column (array<float> or array<double>, variable or fixed size)
+	// of channels*height*width features, as Datum.float_data.
+	FloatColumn *string `protobuf:"bytes,2,opt,name=float_column,json=floatColumn" json:"float_column,omitempty"`
+	// An integer or floating-point column, or a Hive partition key of the
+	// folders (label=3/). Read only when the layer has a label top.
+	LabelColumn *string `protobuf:"bytes,3,opt,name=label_column,json=labelColumn,def=label" json:"label_column,omitempty"`
+	// The shape of raw images and of features. Zero means: the shape the
+	// file's key-value metadata "sparknet.shape" ("C,H,W") gives, written by
+	// `sparknet convert parquet`; else encoded images (image_column) or
+	// N x 1 x 1 features (float_column).
+	Channels      *uint32 `protobuf:"varint,4,opt,name=channels" json:"channels,omitempty"`
+	Height        *uint32 `protobuf:"varint,5,opt,name=height" json:"height,omitempty"`
+	Width         *uint32 `protobuf:"varint,6,opt,name=width" json:"width,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+// Default values for ParquetParameter fields.
+const (
+	Default_ParquetParameter_LabelColumn = string("label")
+)
+
+func (x *ParquetParameter) Reset() {
+	*x = ParquetParameter{}
+	mi := &file_caffe_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParquetParameter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParquetParameter) ProtoMessage() {}
+
+func (x *ParquetParameter) ProtoReflect() protoreflect.Message {
+	mi := &file_caffe_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParquetParameter.ProtoReflect.Descriptor instead.
+func (*ParquetParameter) Descriptor() ([]byte, []int) {
+	return file_caffe_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ParquetParameter) GetImageColumn() string {
+	if x != nil && x.ImageColumn != nil {
+		return *x.ImageColumn
+	}
+	return ""
+}
+
+func (x *ParquetParameter) GetFloatColumn() string {
+	if x != nil && x.FloatColumn != nil {
+		return *x.FloatColumn
+	}
+	return ""
+}
+
+func (x *ParquetParameter) GetLabelColumn() string {
+	if x != nil && x.LabelColumn != nil {
+		return *x.LabelColumn
+	}
+	return Default_ParquetParameter_LabelColumn
+}
+
+func (x *ParquetParameter) GetChannels() uint32 {
+	if x != nil && x.Channels != nil {
+		return *x.Channels
+	}
+	return 0
+}
+
+func (x *ParquetParameter) GetHeight() uint32 {
+	if x != nil && x.Height != nil {
+		return *x.Height
+	}
+	return 0
+}
+
+func (x *ParquetParameter) GetWidth() uint32 {
+	if x != nil && x.Width != nil {
+		return *x.Width
+	}
+	return 0
+}
+
 var File_caffe_proto protoreflect.FileDescriptor
 
 const file_caffe_proto_rawDesc = "" +
@@ -8077,7 +8197,7 @@ const file_caffe_proto_rawDesc = "" +
 	"\x05CUDNN\x10\x02\">\n" +
 	"\rCropParameter\x12\x15\n" +
 	"\x04axis\x18\x01 \x01(\x05:\x012R\x04axis\x12\x16\n" +
-	"\x06offset\x18\x02 \x03(\rR\x06offset\"\x8a\x03\n" +
+	"\x06offset\x18\x02 \x03(\rR\x06offset\"\xd6\x03\n" +
 	"\rDataParameter\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1d\n" +
 	"\n" +
@@ -8090,10 +8210,12 @@ const file_caffe_proto_rawDesc = "" +
 	"\x06mirror\x18\x06 \x01(\b:\x05falseR\x06mirror\x125\n" +
 	"\x13force_encoded_color\x18\t \x01(\b:\x05falseR\x11forceEncodedColor\x12\x1d\n" +
 	"\bprefetch\x18\n" +
-	" \x01(\r:\x014R\bprefetch\"\x1b\n" +
+	" \x01(\r:\x014R\bprefetch\x12=\n" +
+	"\rparquet_param\x18\xe9\a \x01(\v2\x17.caffe.ParquetParameterR\fparquetParam\"(\n" +
 	"\x02DB\x12\v\n" +
 	"\aLEVELDB\x10\x00\x12\b\n" +
-	"\x04LMDB\x10\x01\"<\n" +
+	"\x04LMDB\x10\x01\x12\v\n" +
+	"\aPARQUET\x10\x02\"<\n" +
 	"\x10DropoutParameter\x12(\n" +
 	"\rdropout_ratio\x18\x01 \x01(\x02:\x030.5R\fdropoutRatio\"\xd1\x01\n" +
 	"\x12DummyDataParameter\x127\n" +
@@ -8505,7 +8627,14 @@ const file_caffe_proto_rawDesc = "" +
 	"STOCHASTIC\x10\x02J\x04\b9\x10:\"n\n" +
 	"\x0ePReLUParameter\x12.\n" +
 	"\x06filler\x18\x01 \x01(\v2\x16.caffe.FillerParameterR\x06filler\x12,\n" +
-	"\x0echannel_shared\x18\x02 \x01(\b:\x05falseR\rchannelShared*\x1c\n" +
+	"\x0echannel_shared\x18\x02 \x01(\b:\x05falseR\rchannelShared\"\xcc\x01\n" +
+	"\x10ParquetParameter\x12!\n" +
+	"\fimage_column\x18\x01 \x01(\tR\vimageColumn\x12!\n" +
+	"\ffloat_column\x18\x02 \x01(\tR\vfloatColumn\x12(\n" +
+	"\flabel_column\x18\x03 \x01(\t:\x05labelR\vlabelColumn\x12\x1a\n" +
+	"\bchannels\x18\x04 \x01(\rR\bchannels\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\rR\x06height\x12\x14\n" +
+	"\x05width\x18\x06 \x01(\rR\x05width*\x1c\n" +
 	"\x05Phase\x12\t\n" +
 	"\x05TRAIN\x10\x00\x12\b\n" +
 	"\x04TEST\x10\x01B'Z%github.com/sparknet/sparknet/caffe/pb"
@@ -8523,7 +8652,7 @@ func file_caffe_proto_rawDescGZIP() []byte {
 }
 
 var file_caffe_proto_enumTypes = make([]protoimpl.EnumInfo, 26)
-var file_caffe_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_caffe_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_caffe_proto_goTypes = []any{
 	(Phase)(0),                           // 0: caffe.Phase
 	(FillerParameter_VarianceNorm)(0),    // 1: caffe.FillerParameter.VarianceNorm
@@ -8614,6 +8743,7 @@ var file_caffe_proto_goTypes = []any{
 	(*V1LayerParameter)(nil),             // 86: caffe.V1LayerParameter
 	(*V0LayerParameter)(nil),             // 87: caffe.V0LayerParameter
 	(*PReLUParameter)(nil),               // 88: caffe.PReLUParameter
+	(*ParquetParameter)(nil),             // 89: caffe.ParquetParameter
 }
 var file_caffe_proto_depIdxs = []int32{
 	26,  // 0: caffe.BlobProto.shape:type_name -> caffe.BlobShape
@@ -8695,80 +8825,81 @@ var file_caffe_proto_depIdxs = []int32{
 	30,  // 76: caffe.ConvolutionParameter.bias_filler:type_name -> caffe.FillerParameter
 	7,   // 77: caffe.ConvolutionParameter.engine:type_name -> caffe.ConvolutionParameter.Engine
 	8,   // 78: caffe.DataParameter.backend:type_name -> caffe.DataParameter.DB
-	30,  // 79: caffe.DummyDataParameter.data_filler:type_name -> caffe.FillerParameter
-	26,  // 80: caffe.DummyDataParameter.shape:type_name -> caffe.BlobShape
-	9,   // 81: caffe.EltwiseParameter.operation:type_name -> caffe.EltwiseParameter.EltwiseOp
-	30,  // 82: caffe.EmbedParameter.weight_filler:type_name -> caffe.FillerParameter
-	30,  // 83: caffe.EmbedParameter.bias_filler:type_name -> caffe.FillerParameter
-	10,  // 84: caffe.HingeLossParameter.norm:type_name -> caffe.HingeLossParameter.Norm
-	30,  // 85: caffe.InnerProductParameter.weight_filler:type_name -> caffe.FillerParameter
-	30,  // 86: caffe.InnerProductParameter.bias_filler:type_name -> caffe.FillerParameter
-	26,  // 87: caffe.InputParameter.shape:type_name -> caffe.BlobShape
-	11,  // 88: caffe.LRNParameter.norm_region:type_name -> caffe.LRNParameter.NormRegion
-	12,  // 89: caffe.LRNParameter.engine:type_name -> caffe.LRNParameter.Engine
-	26,  // 90: caffe.ParameterParameter.shape:type_name -> caffe.BlobShape
-	13,  // 91: caffe.PoolingParameter.pool:type_name -> caffe.PoolingParameter.PoolMethod
-	14,  // 92: caffe.PoolingParameter.engine:type_name -> caffe.PoolingParameter.Engine
-	15,  // 93: caffe.PoolingParameter.round_mode:type_name -> caffe.PoolingParameter.RoundMode
-	30,  // 94: caffe.RecurrentParameter.weight_filler:type_name -> caffe.FillerParameter
-	30,  // 95: caffe.RecurrentParameter.bias_filler:type_name -> caffe.FillerParameter
-	16,  // 96: caffe.ReductionParameter.operation:type_name -> caffe.ReductionParameter.ReductionOp
-	17,  // 97: caffe.ReLUParameter.engine:type_name -> caffe.ReLUParameter.Engine
-	26,  // 98: caffe.ReshapeParameter.shape:type_name -> caffe.BlobShape
-	30,  // 99: caffe.ScaleParameter.filler:type_name -> caffe.FillerParameter
-	30,  // 100: caffe.ScaleParameter.bias_filler:type_name -> caffe.FillerParameter
-	18,  // 101: caffe.SigmoidParameter.engine:type_name -> caffe.SigmoidParameter.Engine
-	19,  // 102: caffe.SoftmaxParameter.engine:type_name -> caffe.SoftmaxParameter.Engine
-	20,  // 103: caffe.TanHParameter.engine:type_name -> caffe.TanHParameter.Engine
-	21,  // 104: caffe.SPPParameter.pool:type_name -> caffe.SPPParameter.PoolMethod
-	22,  // 105: caffe.SPPParameter.engine:type_name -> caffe.SPPParameter.Engine
-	35,  // 106: caffe.V1LayerParameter.include:type_name -> caffe.NetStateRule
-	35,  // 107: caffe.V1LayerParameter.exclude:type_name -> caffe.NetStateRule
-	23,  // 108: caffe.V1LayerParameter.type:type_name -> caffe.V1LayerParameter.LayerType
-	27,  // 109: caffe.V1LayerParameter.blobs:type_name -> caffe.BlobProto
-	24,  // 110: caffe.V1LayerParameter.blob_share_mode:type_name -> caffe.V1LayerParameter.DimCheckMode
-	40,  // 111: caffe.V1LayerParameter.accuracy_param:type_name -> caffe.AccuracyParameter
-	41,  // 112: caffe.V1LayerParameter.argmax_param:type_name -> caffe.ArgMaxParameter
-	43,  // 113: caffe.V1LayerParameter.concat_param:type_name -> caffe.ConcatParameter
-	46,  // 114: caffe.V1LayerParameter.contrastive_loss_param:type_name -> caffe.ContrastiveLossParameter
-	47,  // 115: caffe.V1LayerParameter.convolution_param:type_name -> caffe.ConvolutionParameter
-	49,  // 116: caffe.V1LayerParameter.data_param:type_name -> caffe.DataParameter
-	50,  // 117: caffe.V1LayerParameter.dropout_param:type_name -> caffe.DropoutParameter
-	51,  // 118: caffe.V1LayerParameter.dummy_data_param:type_name -> caffe.DummyDataParameter
-	52,  // 119: caffe.V1LayerParameter.eltwise_param:type_name -> caffe.EltwiseParameter
-	55,  // 120: caffe.V1LayerParameter.exp_param:type_name -> caffe.ExpParameter
-	57,  // 121: caffe.V1LayerParameter.hdf5_data_param:type_name -> caffe.HDF5DataParameter
-	58,  // 122: caffe.V1LayerParameter.hdf5_output_param:type_name -> caffe.HDF5OutputParameter
-	59,  // 123: caffe.V1LayerParameter.hinge_loss_param:type_name -> caffe.HingeLossParameter
-	60,  // 124: caffe.V1LayerParameter.image_data_param:type_name -> caffe.ImageDataParameter
-	61,  // 125: caffe.V1LayerParameter.infogain_loss_param:type_name -> caffe.InfogainLossParameter
-	62,  // 126: caffe.V1LayerParameter.inner_product_param:type_name -> caffe.InnerProductParameter
-	65,  // 127: caffe.V1LayerParameter.lrn_param:type_name -> caffe.LRNParameter
-	66,  // 128: caffe.V1LayerParameter.memory_data_param:type_name -> caffe.MemoryDataParameter
-	67,  // 129: caffe.V1LayerParameter.mvn_param:type_name -> caffe.MVNParameter
-	69,  // 130: caffe.V1LayerParameter.pooling_param:type_name -> caffe.PoolingParameter
-	70,  // 131: caffe.V1LayerParameter.power_param:type_name -> caffe.PowerParameter
-	74,  // 132: caffe.V1LayerParameter.relu_param:type_name -> caffe.ReLUParameter
-	77,  // 133: caffe.V1LayerParameter.sigmoid_param:type_name -> caffe.SigmoidParameter
-	79,  // 134: caffe.V1LayerParameter.softmax_param:type_name -> caffe.SoftmaxParameter
-	78,  // 135: caffe.V1LayerParameter.slice_param:type_name -> caffe.SliceParameter
-	81,  // 136: caffe.V1LayerParameter.tanh_param:type_name -> caffe.TanHParameter
-	83,  // 137: caffe.V1LayerParameter.threshold_param:type_name -> caffe.ThresholdParameter
-	84,  // 138: caffe.V1LayerParameter.window_data_param:type_name -> caffe.WindowDataParameter
-	38,  // 139: caffe.V1LayerParameter.transform_param:type_name -> caffe.TransformationParameter
-	39,  // 140: caffe.V1LayerParameter.loss_param:type_name -> caffe.LossParameter
-	87,  // 141: caffe.V1LayerParameter.layer:type_name -> caffe.V0LayerParameter
-	30,  // 142: caffe.V0LayerParameter.weight_filler:type_name -> caffe.FillerParameter
-	30,  // 143: caffe.V0LayerParameter.bias_filler:type_name -> caffe.FillerParameter
-	25,  // 144: caffe.V0LayerParameter.pool:type_name -> caffe.V0LayerParameter.PoolMethod
-	27,  // 145: caffe.V0LayerParameter.blobs:type_name -> caffe.BlobProto
-	58,  // 146: caffe.V0LayerParameter.hdf5_output_param:type_name -> caffe.HDF5OutputParameter
-	30,  // 147: caffe.PReLUParameter.filler:type_name -> caffe.FillerParameter
-	148, // [148:148] is the sub-list for method output_type
-	148, // [148:148] is the sub-list for method input_type
-	148, // [148:148] is the sub-list for extension type_name
-	148, // [148:148] is the sub-list for extension extendee
-	0,   // [0:148] is the sub-list for field type_name
+	89,  // 79: caffe.DataParameter.parquet_param:type_name -> caffe.ParquetParameter
+	30,  // 80: caffe.DummyDataParameter.data_filler:type_name -> caffe.FillerParameter
+	26,  // 81: caffe.DummyDataParameter.shape:type_name -> caffe.BlobShape
+	9,   // 82: caffe.EltwiseParameter.operation:type_name -> caffe.EltwiseParameter.EltwiseOp
+	30,  // 83: caffe.EmbedParameter.weight_filler:type_name -> caffe.FillerParameter
+	30,  // 84: caffe.EmbedParameter.bias_filler:type_name -> caffe.FillerParameter
+	10,  // 85: caffe.HingeLossParameter.norm:type_name -> caffe.HingeLossParameter.Norm
+	30,  // 86: caffe.InnerProductParameter.weight_filler:type_name -> caffe.FillerParameter
+	30,  // 87: caffe.InnerProductParameter.bias_filler:type_name -> caffe.FillerParameter
+	26,  // 88: caffe.InputParameter.shape:type_name -> caffe.BlobShape
+	11,  // 89: caffe.LRNParameter.norm_region:type_name -> caffe.LRNParameter.NormRegion
+	12,  // 90: caffe.LRNParameter.engine:type_name -> caffe.LRNParameter.Engine
+	26,  // 91: caffe.ParameterParameter.shape:type_name -> caffe.BlobShape
+	13,  // 92: caffe.PoolingParameter.pool:type_name -> caffe.PoolingParameter.PoolMethod
+	14,  // 93: caffe.PoolingParameter.engine:type_name -> caffe.PoolingParameter.Engine
+	15,  // 94: caffe.PoolingParameter.round_mode:type_name -> caffe.PoolingParameter.RoundMode
+	30,  // 95: caffe.RecurrentParameter.weight_filler:type_name -> caffe.FillerParameter
+	30,  // 96: caffe.RecurrentParameter.bias_filler:type_name -> caffe.FillerParameter
+	16,  // 97: caffe.ReductionParameter.operation:type_name -> caffe.ReductionParameter.ReductionOp
+	17,  // 98: caffe.ReLUParameter.engine:type_name -> caffe.ReLUParameter.Engine
+	26,  // 99: caffe.ReshapeParameter.shape:type_name -> caffe.BlobShape
+	30,  // 100: caffe.ScaleParameter.filler:type_name -> caffe.FillerParameter
+	30,  // 101: caffe.ScaleParameter.bias_filler:type_name -> caffe.FillerParameter
+	18,  // 102: caffe.SigmoidParameter.engine:type_name -> caffe.SigmoidParameter.Engine
+	19,  // 103: caffe.SoftmaxParameter.engine:type_name -> caffe.SoftmaxParameter.Engine
+	20,  // 104: caffe.TanHParameter.engine:type_name -> caffe.TanHParameter.Engine
+	21,  // 105: caffe.SPPParameter.pool:type_name -> caffe.SPPParameter.PoolMethod
+	22,  // 106: caffe.SPPParameter.engine:type_name -> caffe.SPPParameter.Engine
+	35,  // 107: caffe.V1LayerParameter.include:type_name -> caffe.NetStateRule
+	35,  // 108: caffe.V1LayerParameter.exclude:type_name -> caffe.NetStateRule
+	23,  // 109: caffe.V1LayerParameter.type:type_name -> caffe.V1LayerParameter.LayerType
+	27,  // 110: caffe.V1LayerParameter.blobs:type_name -> caffe.BlobProto
+	24,  // 111: caffe.V1LayerParameter.blob_share_mode:type_name -> caffe.V1LayerParameter.DimCheckMode
+	40,  // 112: caffe.V1LayerParameter.accuracy_param:type_name -> caffe.AccuracyParameter
+	41,  // 113: caffe.V1LayerParameter.argmax_param:type_name -> caffe.ArgMaxParameter
+	43,  // 114: caffe.V1LayerParameter.concat_param:type_name -> caffe.ConcatParameter
+	46,  // 115: caffe.V1LayerParameter.contrastive_loss_param:type_name -> caffe.ContrastiveLossParameter
+	47,  // 116: caffe.V1LayerParameter.convolution_param:type_name -> caffe.ConvolutionParameter
+	49,  // 117: caffe.V1LayerParameter.data_param:type_name -> caffe.DataParameter
+	50,  // 118: caffe.V1LayerParameter.dropout_param:type_name -> caffe.DropoutParameter
+	51,  // 119: caffe.V1LayerParameter.dummy_data_param:type_name -> caffe.DummyDataParameter
+	52,  // 120: caffe.V1LayerParameter.eltwise_param:type_name -> caffe.EltwiseParameter
+	55,  // 121: caffe.V1LayerParameter.exp_param:type_name -> caffe.ExpParameter
+	57,  // 122: caffe.V1LayerParameter.hdf5_data_param:type_name -> caffe.HDF5DataParameter
+	58,  // 123: caffe.V1LayerParameter.hdf5_output_param:type_name -> caffe.HDF5OutputParameter
+	59,  // 124: caffe.V1LayerParameter.hinge_loss_param:type_name -> caffe.HingeLossParameter
+	60,  // 125: caffe.V1LayerParameter.image_data_param:type_name -> caffe.ImageDataParameter
+	61,  // 126: caffe.V1LayerParameter.infogain_loss_param:type_name -> caffe.InfogainLossParameter
+	62,  // 127: caffe.V1LayerParameter.inner_product_param:type_name -> caffe.InnerProductParameter
+	65,  // 128: caffe.V1LayerParameter.lrn_param:type_name -> caffe.LRNParameter
+	66,  // 129: caffe.V1LayerParameter.memory_data_param:type_name -> caffe.MemoryDataParameter
+	67,  // 130: caffe.V1LayerParameter.mvn_param:type_name -> caffe.MVNParameter
+	69,  // 131: caffe.V1LayerParameter.pooling_param:type_name -> caffe.PoolingParameter
+	70,  // 132: caffe.V1LayerParameter.power_param:type_name -> caffe.PowerParameter
+	74,  // 133: caffe.V1LayerParameter.relu_param:type_name -> caffe.ReLUParameter
+	77,  // 134: caffe.V1LayerParameter.sigmoid_param:type_name -> caffe.SigmoidParameter
+	79,  // 135: caffe.V1LayerParameter.softmax_param:type_name -> caffe.SoftmaxParameter
+	78,  // 136: caffe.V1LayerParameter.slice_param:type_name -> caffe.SliceParameter
+	81,  // 137: caffe.V1LayerParameter.tanh_param:type_name -> caffe.TanHParameter
+	83,  // 138: caffe.V1LayerParameter.threshold_param:type_name -> caffe.ThresholdParameter
+	84,  // 139: caffe.V1LayerParameter.window_data_param:type_name -> caffe.WindowDataParameter
+	38,  // 140: caffe.V1LayerParameter.transform_param:type_name -> caffe.TransformationParameter
+	39,  // 141: caffe.V1LayerParameter.loss_param:type_name -> caffe.LossParameter
+	87,  // 142: caffe.V1LayerParameter.layer:type_name -> caffe.V0LayerParameter
+	30,  // 143: caffe.V0LayerParameter.weight_filler:type_name -> caffe.FillerParameter
+	30,  // 144: caffe.V0LayerParameter.bias_filler:type_name -> caffe.FillerParameter
+	25,  // 145: caffe.V0LayerParameter.pool:type_name -> caffe.V0LayerParameter.PoolMethod
+	27,  // 146: caffe.V0LayerParameter.blobs:type_name -> caffe.BlobProto
+	58,  // 147: caffe.V0LayerParameter.hdf5_output_param:type_name -> caffe.HDF5OutputParameter
+	30,  // 148: caffe.PReLUParameter.filler:type_name -> caffe.FillerParameter
+	149, // [149:149] is the sub-list for method output_type
+	149, // [149:149] is the sub-list for method input_type
+	149, // [149:149] is the sub-list for extension type_name
+	149, // [149:149] is the sub-list for extension extendee
+	0,   // [0:149] is the sub-list for field type_name
 }
 
 func init() { file_caffe_proto_init() }
@@ -8782,7 +8913,7 @@ func file_caffe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_caffe_proto_rawDesc), len(file_caffe_proto_rawDesc)),
 			NumEnums:      26,
-			NumMessages:   63,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
