@@ -32,17 +32,23 @@ solver_copy() {
 	echo "$out/$1_solver.prototxt"
 }
 
-# first_hit METRICS: "iter wall_s accuracy" of the first test >= 0.89, and the
-# final accuracy.
+# summarize METRICS: the first test >= 0.89 (iteration, accuracy, wall time),
+# the final accuracy and the training time per iteration.
 summarize() {
 	/usr/bin/python3 - "$1" <<'EOF'
 import json, sys
-tests = [r for r in map(json.loads, open(sys.argv[1])) if "accuracy" in r]
+rs = [json.loads(l) for l in open(sys.argv[1])]
+tests = [r for r in rs if "accuracy" in r]
+train = [r for r in rs if "lr" in r]
 hit = next((r for r in tests if r["accuracy"] >= 0.89), None)
 last = tests[-1]
+# Training time per iteration: wall time minus the test passes (each test
+# record's wall_s minus the record before it).
+test_s = sum(t["wall_s"] - p["wall_s"] for p, t in zip([{"wall_s": 0}] + rs, rs) if "accuracy" in t)
+per = (last["wall_s"] - test_s) / max(1, len(train)) * 1e3
 if hit:
     print(f'first >= 0.89: iter {hit["iter"]} ({hit["accuracy"]:.4f}) at {hit["wall_s"]:.1f} s; '
-          f'accuracy {last["accuracy"]:.4f} at {last["iter"]}')
+          f'accuracy {last["accuracy"]:.4f} at {last["iter"]}; {per:.1f} ms/iter training')
 else:
     print(f'never reached 0.89; accuracy {last["accuracy"]:.4f} at {last["iter"]}')
 EOF

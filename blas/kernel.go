@@ -31,6 +31,10 @@ type impl struct {
 	// packKernels, if not nil, are the kernels that also pack B: with them
 	// a B panel is read in place once and reused packed.
 	packKernels []packKernelFunc
+	// edgeKernels, if not nil, are kernels edgeNR (< nr) columns wide for
+	// the right edge of C when it is that narrow.
+	edgeKernels []kernelFunc
+	edgeNR      int
 
 	// packA stores rows [i0, i0+rows) and columns [p0, p0+kc) of op(A)
 	// row-major (row stride kc) into dst.
@@ -57,10 +61,10 @@ var (
 	useGeneric atomic.Bool
 )
 
-// UseGeneric makes Sgemm use the pure-Go kernels (on) or the assembly kernels
-// for this CPU where there are any (off, the default), and reports the
-// previous setting. It exists for tests and benchmarks; it must not be called
-// while a call to Sgemm is running.
+// UseGeneric makes the routines of this package run their portable Go code
+// (on) or the assembly for this CPU where there is any (off, the default),
+// and reports the previous setting. It exists for tests and benchmarks;
+// calls already running finish with the code they started with.
 func UseGeneric(on bool) (was bool) { return useGeneric.Swap(on) }
 
 // Kernel describes the SGEMM micro-kernel in use, e.g. "avx512 13x32".
@@ -96,11 +100,12 @@ func packBGo(dst, b []float32, ldb int, trans bool, p0, kc, j0, cols, nr int) {
 		w := min(nr, cols-jp*nr)
 		d := dst[jp*kc*nr:][:kc*nr]
 		j := j0 + jp*nr
+		if w < nr {
+			clear(d) // the padding columns
+		}
 		if !trans {
 			for p := 0; p < kc; p++ {
-				row := d[p*nr : (p+1)*nr]
-				copy(row, b[(p0+p)*ldb+j:][:w])
-				clear(row[w:])
+				copy(d[p*nr:p*nr+w], b[(p0+p)*ldb+j:])
 			}
 			continue
 		}
@@ -108,11 +113,6 @@ func packBGo(dst, b []float32, ldb int, trans bool, p0, kc, j0, cols, nr int) {
 			src := b[(j+jj)*ldb+p0:][:kc]
 			for p, v := range src {
 				d[p*nr+jj] = v
-			}
-		}
-		if w < nr {
-			for p := 0; p < kc; p++ {
-				clear(d[p*nr+w : (p+1)*nr])
 			}
 		}
 	}
@@ -125,14 +125,16 @@ func goKernel1(kc int, a *float32, as int, b *float32, bs int, c *float32, cs in
 }
 
 func goKernel2(kc int, a *float32, as int, b *float32, bs int, c *float32, cs int, alpha, beta float32, _ *float32, _ int) {
-	goKernelRows(2, kc, a, as, b, bs, c, cs, alpha, beta)
+	goKernel2x4(kc, a, as, b, bs, c, cs, alpha, beta)
 }
 
 func goKernel3(kc int, a *float32, as int, b *float32, bs int, c *float32, cs int, alpha, beta float32, _ *float32, _ int) {
-	goKernelRows(3, kc, a, as, b, bs, c, cs, alpha, beta)
+	goKernel2x4(kc, a, as, b, bs, c, cs, alpha, beta)
+	goKernelRows(1, kc, (*float32)(unsafe.Add(unsafe.Pointer(a), 2*as)), as, b, bs,
+		(*float32)(unsafe.Add(unsafe.Pointer(c), 2*cs)), cs, alpha, beta)
 }
 
-// goKernelRows is the portable kernel for fewer than four rows.
+// goKernelRows is the portable kernel for rows rows, one at a time.
 func goKernelRows(rows, kc int, a *float32, as int, b *float32, bs int, c *float32, cs int, alpha, beta float32) {
 	as, bs, cs = as/4, bs/4, cs/4
 	bb := unsafe.Slice(b, max(0, (kc-1)*bs+4))
@@ -163,41 +165,36 @@ func store4(cr []float32, c0, c1, c2, c3, alpha, beta float32) {
 	cr[3] = alpha*c3 + beta*cr[3]
 }
 
-// goKernel4 is the portable 4x4 kernel: sixteen accumulators in registers.
+// goKernel4 is the portable 4x4 kernel. It runs as two 2x4 passes over the
+// B panel: eight accumulators, four B values and one A value fit the
+// sixteen SSE registers of amd64, where sixteen accumulators would spill.
 func goKernel4(kc int, a *float32, as int, b *float32, bs int, c *float32, cs int, alpha, beta float32, _ *float32, _ int) {
+	goKernel2x4(kc, a, as, b, bs, c, cs, alpha, beta)
+	goKernel2x4(kc, (*float32)(unsafe.Add(unsafe.Pointer(a), 2*as)), as, b, bs,
+		(*float32)(unsafe.Add(unsafe.Pointer(c), 2*cs)), cs, alpha, beta)
+}
+
+// goKernel2x4 computes a 2x4 tile (strides in bytes).
+func goKernel2x4(kc int, a *float32, as int, b *float32, bs int, c *float32, cs int, alpha, beta float32) {
 	as, bs, cs = as/4, bs/4, cs/4
-	aa := unsafe.Slice(a, 3*as+kc)
-	a0, a1, a2, a3 := aa[:kc], aa[as:][:kc], aa[2*as:][:kc], aa[3*as:][:kc]
+	aa := unsafe.Slice(a, as+kc)
+	a0, a1 := aa[:kc], aa[as:][:kc]
 	bb := unsafe.Slice(b, max(0, (kc-1)*bs+4))
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	var c20, c21, c22, c23, c30, c31, c32, c33 float32
-	for p := range a0 {
+	for p, x := range a0 {
 		bp := bb[p*bs:][:4]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
-		x := a0[p]
 		c00 += x * b0
 		c01 += x * b1
 		c02 += x * b2
 		c03 += x * b3
-		x = a1[p]
-		c10 += x * b0
-		c11 += x * b1
-		c12 += x * b2
-		c13 += x * b3
-		x = a2[p]
-		c20 += x * b0
-		c21 += x * b1
-		c22 += x * b2
-		c23 += x * b3
-		x = a3[p]
-		c30 += x * b0
-		c31 += x * b1
-		c32 += x * b2
-		c33 += x * b3
+		y := a1[p]
+		c10 += y * b0
+		c11 += y * b1
+		c12 += y * b2
+		c13 += y * b3
 	}
-	cc := unsafe.Slice(c, 3*cs+4)
+	cc := unsafe.Slice(c, cs+4)
 	store4(cc[0:], c00, c01, c02, c03, alpha, beta)
 	store4(cc[cs:], c10, c11, c12, c13, alpha, beta)
-	store4(cc[2*cs:], c20, c21, c22, c23, alpha, beta)
-	store4(cc[3*cs:], c30, c31, c32, c33, alpha, beta)
 }

@@ -84,100 +84,11 @@ tloop:
 tdone:
 	RET
 
-// func copyRows(dst *float32, src *float32, sstride int, rows int, n8 int, pf int)
-//
-// Copies rows rows of 8*n8 floats (n8 = 1, 2 or 4), row stride sstride
-// bytes at src, to consecutive memory at dst. If pf is not 0, it also
-// prefetches the 8*n8 floats at byte offset pf from each source row. Needs
-// AVX.
-TEXT ·copyRows(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ sstride+16(FP), DX
-	MOVQ rows+24(FP), CX
-	MOVQ n8+32(FP), AX
-	MOVQ pf+40(FP), R8
-	TESTQ CX, CX
-	JZ   cdone
-	TESTQ R8, R8
-	JZ   cnopf
-	CMPQ AX, $4
-	JNE  cnopf
-
-c32pf:
-	PREFETCHT0 (SI)(R8*1)
-	PREFETCHT0 64(SI)(R8*1)
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ DX, SI
-	SUBQ $-128, DI
-	DECQ CX
-	JNZ  c32pf
-	VZEROUPPER
-	RET
-
-cnopf:
-	CMPQ AX, $4
-	JEQ  c32
-	CMPQ AX, $2
-	JEQ  c16
-
-c8:
-	VMOVUPS (SI), Y0
-	VMOVUPS Y0, (DI)
-	ADDQ DX, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  c8
-	VZEROUPPER
-	RET
-
-c16:
-	TESTQ R8, R8
-	JZ   c16copy
-	PREFETCHT0 (SI)(R8*1)
-
-c16copy:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ DX, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  c16
-	VZEROUPPER
-	RET
-
-c32:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ DX, SI
-	SUBQ $-128, DI
-	DECQ CX
-	JNZ  c32
-	VZEROUPPER
-
-cdone:
-	RET
-
 // func packNN(dst *float32, src *float32, sstride int, kc int, np int, n8 int)
 //
 // Packs kc rows of np*8*n8 floats (row stride sstride bytes at src) into np
 // panels of kc x 8*n8 floats at dst, row by row so that the source is read
-// sequentially. n8 is 2 or 4. Needs AVX.
+// sequentially. n8 is 1, 2 or 4. Needs AVX.
 TEXT ·packNN(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -189,16 +100,38 @@ TEXT ·packNN(SB), NOSPLIT, $0-48
 	JZ   ndone
 	TESTQ R8, R8
 	JZ   ndone
-	SHLQ $5, AX           // panel row bytes
+	SHLQ $5, AX           // bytes per panel row
 	MOVQ AX, R9
-	IMULQ CX, R9          // panel bytes = kc * row bytes
+	IMULQ CX, R9          // bytes per panel = kc * row bytes
 	CMPQ AX, $128
 	JEQ  n32row
+	CMPQ AX, $64
+	JEQ  n16row
+
+n8row:
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ R8, R12
+
+n8col:
+	VMOVUPS (R10), Y0
+	VMOVUPS Y0, (R11)
+	ADDQ $32, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ  n8col
+	ADDQ DX, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  n8row
+	VZEROUPPER
+	RET
 
 n16row:
 	MOVQ SI, R10
 	MOVQ DI, R11
 	MOVQ R8, R12
+
 n16col:
 	VMOVUPS (R10), Y0
 	VMOVUPS 32(R10), Y1
@@ -219,6 +152,7 @@ n32row:
 	MOVQ SI, R10
 	MOVQ DI, R11
 	MOVQ R8, R12
+
 n32col:
 	VMOVUPS (R10), Y0
 	VMOVUPS 32(R10), Y1
@@ -239,34 +173,4 @@ n32col:
 	VZEROUPPER
 
 ndone:
-	RET
-
-// func prefetchRows(p *float32, stride int, rows int, lines int)
-//
-// Prefetches lines cache lines from each of rows rows starting at p, row
-// stride stride bytes, into the caches.
-TEXT ·prefetchRows(SB), NOSPLIT, $0-32
-	MOVQ p+0(FP), SI
-	MOVQ stride+8(FP), DX
-	MOVQ rows+16(FP), CX
-	MOVQ lines+24(FP), R8
-	TESTQ CX, CX
-	JZ   pdone
-	TESTQ R8, R8
-	JZ   pdone
-
-prow:
-	MOVQ SI, R10
-	MOVQ R8, R9
-
-pline:
-	PREFETCHT0 (R10)
-	ADDQ $64, R10
-	DECQ R9
-	JNZ  pline
-	ADDQ DX, SI
-	DECQ CX
-	JNZ  prow
-
-pdone:
 	RET

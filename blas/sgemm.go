@@ -14,12 +14,13 @@ import (
 // k x n (n x k when transB). When beta is 0, C is not read, so NaNs in it are
 // overwritten.
 //
-// The product is computed Goto/BLIS style: op(A) and op(B) are packed into
-// panels sized for the caches and multiplied by a register-blocked assembly
-// micro-kernel (AVX-512 or AVX2+FMA, chosen at run time; a portable Go kernel
-// otherwise). Large products run on the threads of the process-wide pool
-// (see SetThreads). The result is bit-for-bit the same for every thread
-// count: threads split the rows or columns of C, never the sum over k.
+// The product is computed Goto/BLIS style (see the package documentation):
+// blocks of op(A) and op(B) sized for the caches feed a register-blocked
+// assembly micro-kernel (AVX-512 or AVX2+FMA, chosen at run time; a portable
+// Go kernel otherwise). Large products run on the threads of the
+// process-wide pool (see SetThreads). The result is bit-for-bit the same for
+// every thread count: threads split the rows or columns of C, never the sum
+// over k.
 //
 // Sgemm panics if a dimension is negative, a leading dimension is smaller
 // than its row width, or a slice is too short for the dimensions given.
@@ -81,9 +82,8 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 var (
-	// maxPacked bounds, in floats, the operand that is packed whole before
-	// the threads start (op(A) when threads split columns, op(B) when they
-	// split rows); larger operands are processed in slabs.
+	// maxPacked bounds, in floats, the op(A) that is packed whole and
+	// shared by the threads; a larger one is processed in slabs of rows.
 	maxPacked = 4 << 20
 	// minParallelFlops is the size below which a product runs on the
 	// calling goroutine alone: waking the pool costs microseconds.
@@ -107,6 +107,7 @@ type gemmWork struct {
 	// once for all threads: k block q is a row-major rows x kc matrix at
 	// offset rows*q*kcb. Otherwise each thread packs the A blocks it needs.
 	sharedA  bool
+	inPlaceA bool // op(A) = A is read in place, not packed
 	i0, rows int
 	packed   []float32
 
@@ -159,6 +160,17 @@ func (w *gemmWork) kBlock(q int) (p0, kc int) {
 	return p0, min(w.kcb, w.k-p0)
 }
 
+// inPlaceA reports whether the kernels read op(A) = A in place, rows lda
+// apart, rather than from a packed copy: they can unless A is transposed or
+// its rows fall on the same few L1 cache sets (a row stride that is a
+// multiple of 2 KiB), which would evict them from under the kernel.
+func inPlaceA(transA bool, lda int) bool {
+	return !transA && !forcePackA && (4*lda)%2048 != 0
+}
+
+// forcePackA makes every product pack op(A): tests run both ways.
+var forcePackA = false
+
 // sharedRows is the height of op(A) from which it is packed once for all
 // threads rather than by each thread for its own column blocks.
 const sharedRows = 256
@@ -180,12 +192,6 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 	if len(w.threads) < nt {
 		w.threads = append(w.threads, make([]threadWork, nt-len(w.threads))...)
 	}
-	ncb := min(im.nc, w.npanels*im.nr)
-	for t := range w.threads[:nt] {
-		tw := &w.threads[t]
-		tw.tmp = grow(tw.tmp, im.mr*im.nr)
-		tw.b = grow(tw.b, w.kcb*ncb)
-	}
 
 	// Threads split the columns of C unless that leaves them unevenly
 	// loaded and splitting the rows does better.
@@ -195,20 +201,14 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 		rowEff = 0
 	}
 	if nt > 1 && colEff < rowEff && colEff < 0.9 {
-		w.sharedA = false
-		rowsPer := (m + nt - 1) / nt
-		for t := range w.threads[:nt] {
-			w.threads[t].a = grow(w.threads[t].a, rowsPer*w.kcb)
-		}
+		w.sharedA, w.inPlaceA = false, inPlaceA(transA, lda)
 		pool.Run(m, nt, w.rowsFn)
 		return
 	}
 
 	w.sharedA = m >= sharedRows
+	w.inPlaceA = inPlaceA(transA, lda)
 	if !w.sharedA {
-		for t := range w.threads[:nt] {
-			w.threads[t].a = grow(w.threads[t].a, m*w.kcb)
-		}
 		w.i0, w.rows = 0, m
 		if nt == 1 {
 			w.colsChunk(0, 0, w.npanels)
@@ -293,17 +293,28 @@ func (w *gemmWork) compute(tw *threadWork, i0, rows, jlo, jhi int) {
 	ncp := im.nc / nr
 	np := (rows + im.mr - 1) / im.mr
 	mode := w.bMode()
+	// The buffers grow to the largest need seen (a chunk may be larger
+	// than planned when the pool is busy and runs everything on the
+	// caller), then stay.
+	tw.b = grow(tw.b, w.kcb*min(im.nc, (jhi-jlo)*nr))
+	tw.tmp = grow(tw.tmp, im.mr*nr)
+	if !w.sharedA && !w.inPlaceA {
+		tw.a = grow(tw.a, rows*w.kcb)
+	}
 	for jp := jlo; jp < jhi; jp += ncp {
 		j0 := jp * nr
 		cols := min(min(jhi, jp+ncp)*nr, w.n) - j0
 		for q := 0; q < w.nkb; q++ {
 			p0, kc := w.kBlock(q)
-			var ablock []float32
-			if w.sharedA {
+			// The A block: rows of kc floats, as apart.
+			ablock, as := tw.a, kc
+			switch {
+			case w.sharedA:
 				ablock = w.packed[w.rows*p0+(i0-w.i0)*kc:]
-			} else {
+			case w.inPlaceA:
+				ablock, as = w.a[i0*w.lda+p0:], w.lda
+			default:
 				im.packA(tw.a, w.a, w.lda, w.transA, i0, rows, p0, kc)
-				ablock = tw.a
 			}
 			beta := w.beta
 			if q > 0 {
@@ -319,38 +330,50 @@ func (w *gemmWork) compute(tw *threadWork, i0, rows, jlo, jhi int) {
 			}
 			first := 0
 			if mode == bFused {
-				// The first row panel reads the block of B in place and
-				// packs it for the others as it goes (if there are others).
-				h := rows / np
-				full := cols / nr
-				for jj := 0; jj < full; jj++ {
-					j := j0 + jj*nr
-					if np == 1 {
-						tw.pf = prefetchRegion{src: w.b[p0*w.ldb+j+nr:], ld: w.ldb, rows: kc, chunks: 1}
-						if j+2*nr > w.n {
-							tw.pf = prefetchRegion{}
-						}
-						w.tile(tw, kc, ablock, w.b[p0*w.ldb+j:], w.ldb, i0, h, j, nr, beta)
-						continue
-					}
-					w.packTile(kc, ablock, w.b[p0*w.ldb+j:], tw.b[jj*kc*nr:], i0, h, j, beta)
-				}
-				if full*nr < cols {
-					im.packB(tw.b[full*kc*nr:], w.b, w.ldb, false, p0, kc, j0+full*nr, cols-full*nr, nr)
-					w.tile(tw, kc, ablock, tw.b[full*kc*nr:], nr, i0, h, j0+full*nr, cols-full*nr, beta)
-				}
+				w.firstPanel(tw, kc, ablock, as, p0, i0, rows/np, j0, cols, np == 1, beta)
 				first = 1
 			} else {
-				im.packB(tw.b, w.b, w.ldb, w.transB, p0, kc, j0, cols, nr)
+				w.packBlock(tw.b, p0, kc, j0, cols)
 			}
 			for i := first; i < np; i++ {
 				r0 := i * rows / np
 				h := (i+1)*rows/np - r0
 				for j := 0; j < cols; j += nr {
-					w.tile(tw, kc, ablock[r0*kc:], tw.b[j*kc:], nr, i0+r0, h, j0+j, min(nr, cols-j), beta)
+					w.tile(tw, kc, ablock[r0*as:], as, tw.b[j*kc:], i0+r0, h, j0+j, min(nr, cols-j), beta)
 				}
 			}
 		}
+	}
+}
+
+// firstPanel multiplies the first row panel (h rows from i0) by columns
+// [j0, j0+cols) of B, read in place, with kernels that also pack each B
+// panel into tw.b for the other row panels; when the row panel is the only
+// one (alone), nothing is packed but the right edge.
+func (w *gemmWork) firstPanel(tw *threadWork, kc int, ap []float32, as, p0, i0, h, j0, cols int, alone bool, beta float32) {
+	nr, ldb := w.im.nr, w.ldb
+	full := cols / nr
+	for jj := 0; jj < full; jj++ {
+		j := j0 + jj*nr
+		b := w.b[p0*ldb+j:]
+		if !alone {
+			w.packTile(kc, ap, as, b, tw.b[jj*kc*nr:], i0, h, j, beta)
+			continue
+		}
+		// Bring the next B panel in meanwhile.
+		tw.pf = prefetchRegion{}
+		if j+2*nr <= w.n {
+			tw.pf = prefetchRegion{src: b[nr:], ld: ldb, rows: kc, chunks: 1}
+		}
+		_ = ap[(h-1)*as+kc-1]
+		_ = b[(kc-1)*ldb+nr-1]
+		_ = w.c[(i0+h-1)*w.ldc+j+nr-1]
+		pf, pfs := tw.pf.next(kc, nr, &ap[0])
+		w.im.kernels[h](kc, &ap[0], 4*as, &b[0], 4*ldb, &w.c[i0*w.ldc+j], 4*w.ldc, w.alpha, beta, pf, pfs)
+	}
+	if full*nr < cols {
+		w.packBlock(tw.b[full*kc*nr:], p0, kc, j0+full*nr, cols-full*nr)
+		w.tile(tw, kc, ap, as, tw.b[full*kc*nr:], i0, h, j0+full*nr, cols-full*nr, beta)
 	}
 }
 
@@ -392,11 +415,12 @@ func (w *gemmWork) prefetchNext(tw *threadWork, p0, kc, j0, cols int) {
 }
 
 // packTile computes the full-width tile of C at rows [i, i+h), columns
-// [j, j+nr) from an A panel and the B panel at b (row stride ldb), and
+// [j, j+nr) from an A panel (row stride as) and the B panel at b (row stride
+// ldb), and
 // stores that B panel packed in pb. It prefetches the next B panel.
-func (w *gemmWork) packTile(kc int, ap, b, pb []float32, i, h, j int, beta float32) {
+func (w *gemmWork) packTile(kc int, ap []float32, as int, b, pb []float32, i, h, j int, beta float32) {
 	nr, ldb, ldc := w.im.nr, w.ldb, w.ldc
-	_ = ap[(h-1)*kc+kc-1]
+	_ = ap[(h-1)*as+kc-1]
 	_ = b[(kc-1)*ldb+nr-1]
 	_ = pb[kc*nr-1]
 	_ = w.c[(i+h-1)*ldc+j+nr-1]
@@ -404,23 +428,43 @@ func (w *gemmWork) packTile(kc int, ap, b, pb []float32, i, h, j int, beta float
 	if j+2*nr <= w.n {
 		pf = &b[nr]
 	}
-	w.im.packKernels[h](kc, &ap[0], 4*kc, &b[0], 4*ldb, &w.c[i*ldc+j], 4*ldc, w.alpha, beta, pf, 4*ldb, &pb[0])
+	w.im.packKernels[h](kc, &ap[0], 4*as, &b[0], 4*ldb, &w.c[i*ldc+j], 4*ldc, w.alpha, beta, pf, 4*ldb, &pb[0])
+}
+
+// packBlock packs columns [j0, j0+cols) of the k block [p0, p0+kc) of
+// op(B) into dst as panels nr wide, and the last panel, if it is narrow
+// enough for the edge kernels, edgeNR wide.
+func (w *gemmWork) packBlock(dst []float32, p0, kc, j0, cols int) {
+	im := w.im
+	full := cols / im.nr
+	rem := cols - full*im.nr
+	if rem == 0 || im.edgeKernels == nil || rem > im.edgeNR {
+		im.packB(dst, w.b, w.ldb, w.transB, p0, kc, j0, cols, im.nr)
+		return
+	}
+	if full > 0 {
+		im.packB(dst, w.b, w.ldb, w.transB, p0, kc, j0, full*im.nr, im.nr)
+	}
+	im.packB(dst[full*kc*im.nr:], w.b, w.ldb, w.transB, p0, kc, j0+full*im.nr, rem, im.edgeNR)
 }
 
 // tile computes the tile of C at rows [i, i+h), columns [j, j+cols) (cols
-// <= nr) from an A panel (row stride kc) and a B panel (row stride bs
-// floats), prefetching the next part of the thread's prefetch region.
-func (w *gemmWork) tile(tw *threadWork, kc int, ap, bp []float32, bs int, i, h, j, cols int, beta float32) {
+// <= nr) from an A panel (row stride as) and a packed B panel (packBlock's
+// layout), prefetching the next part of the thread's prefetch region.
+func (w *gemmWork) tile(tw *threadWork, kc int, ap []float32, as int, bp []float32, i, h, j, cols int, beta float32) {
 	nr := w.im.nr
 	kern := w.im.kernels[h]
-	_ = ap[(h-1)*kc+kc-1]
-	_ = bp[(kc-1)*bs+nr-1]
-	pf, pfs := tw.pf.next(kc, nr, &ap[0])
+	if cols < nr && cols <= w.im.edgeNR {
+		nr, kern = w.im.edgeNR, w.im.edgeKernels[h]
+	}
+	_ = ap[(h-1)*as+kc-1]
+	_ = bp[(kc-1)*nr+nr-1]
+	pf, pfs := tw.pf.next(kc, w.im.nr, &ap[0])
 	ldc := w.ldc
 	c := w.c
 	if cols == nr {
 		_ = c[(i+h-1)*ldc+j+nr-1]
-		kern(kc, &ap[0], 4*kc, &bp[0], 4*bs, &c[i*ldc+j], 4*ldc, w.alpha, beta, pf, pfs)
+		kern(kc, &ap[0], 4*as, &bp[0], 4*nr, &c[i*ldc+j], 4*ldc, w.alpha, beta, pf, pfs)
 		return
 	}
 	// The right edge: run the kernel on a full-width copy of the tile, so
@@ -431,7 +475,7 @@ func (w *gemmWork) tile(tw *threadWork, kc int, ap, bp []float32, bs int, i, h, 
 			copy(tmp[r*nr:r*nr+cols], c[(i+r)*ldc+j:])
 		}
 	}
-	kern(kc, &ap[0], 4*kc, &bp[0], 4*bs, &tmp[0], 4*nr, w.alpha, beta, pf, pfs)
+	kern(kc, &ap[0], 4*as, &bp[0], 4*nr, &tmp[0], 4*nr, w.alpha, beta, pf, pfs)
 	for r := 0; r < h; r++ {
 		copy(c[(i+r)*ldc+j:(i+r)*ldc+j+cols], tmp[r*nr:])
 	}

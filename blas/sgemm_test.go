@@ -27,12 +27,12 @@ func withImpl(im *impl, f func()) {
 	f()
 }
 
-// withBModes runs f once with each way of getting op(B) forced, and once
-// with the normal choice.
+// withBModes runs f with the normal choices of how to get op(A) and op(B),
+// and with each way forced.
 func withBModes(f func()) {
-	defer func() { forceBMode = -1 }()
+	defer func() { forceBMode, forcePackA = -1, false }()
 	for _, m := range []int{-1, bBlock, bFused} {
-		forceBMode = m
+		forceBMode, forcePackA = m, m == bBlock
 		f()
 	}
 }
@@ -200,7 +200,7 @@ func TestSgemmEveryDimension(t *testing.T) {
 // larger than the cache blocks, with random real values.
 func TestSgemmRandom(t *testing.T) {
 	n := 25
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 8
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -255,7 +255,7 @@ func TestSgemmThreadsBitIdentical(t *testing.T) {
 	for _, im := range impls() {
 		withImpl(im, func() {
 			shapes := [][3]int{{20, 25, 3000}, {32, 2000, 75}, {260, 200, 300}, {96, 75, 1000}}
-			if testing.Short() {
+			if testing.Short() || raceEnabled {
 				shapes = [][3]int{{20, 25, 1000}, {32, 900, 75}, {260, 100, 100}, {96, 75, 300}}
 			}
 			for _, s := range shapes {
@@ -286,7 +286,7 @@ func TestSgemmThreadsBitIdentical(t *testing.T) {
 func TestSgemmAsmMatchesGeneric(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	n := 20
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 5
 	}
 	for _, im := range available {
@@ -373,8 +373,8 @@ func TestSgemmNoAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, nt := range []int{1, 2} {
 		withThreads(nt, func() {
-			for _, s := range [][3]int{{64, 500, 800}, {20, 25, 9000}, {300, 300, 300}} {
-				g := newCase(rng, false, true, s[0], s[1], s[2], 1, 0, 0, false)
+			for i, s := range [][3]int{{64, 500, 800}, {20, 25, 9000}, {300, 300, 300}, {64, 500, 800}, {20, 1000, 25}, {300, 300, 300}} {
+				g := newCase(rng, false, i < 3, s[0], s[1], s[2], 1, 0, 0, false)
 				c := make([]float32, len(g.c))
 				f := func() { Sgemm(g.transA, g.transB, g.m, g.n, g.k, 1, g.a, g.lda, g.b, g.ldb, 0, c, g.ldc) }
 				if allocs := testing.AllocsPerRun(5, f); allocs != 0 {
@@ -393,6 +393,12 @@ func TestKernels(t *testing.T) {
 			for _, kc := range []int{0, 1, 3, 4, 5, 8, 17} {
 				for _, sc := range []struct{ alpha, beta float32 }{{1, 0}, {2, 0.5}, {-1, 1}} {
 					checkKernel(t, im, rows, kc, sc.alpha, sc.beta)
+					if im.edgeKernels != nil {
+						edge := *im
+						edge.name += " edge"
+						edge.nr, edge.kernels, edge.packKernels = im.edgeNR, im.edgeKernels, nil
+						checkKernel(t, &edge, rows, kc, sc.alpha, sc.beta)
+					}
 				}
 			}
 		}
@@ -433,8 +439,7 @@ func checkKernel(t *testing.T, im *impl, rows, kc int, alpha, beta float32) {
 	}
 	im.kernels[rows](kc, &a[0], 4*as, &b[0], 4*bs, &c[0], 4*cs, alpha, beta, &b[0], 4)
 	if im.packKernels != nil {
-		c2 := append([]float32(nil), c...)
-		copy(c2, want) // only the beta == 0 NaNs matter for the packing run
+		c2 := make([]float32, len(c))
 		for i := range c2 {
 			c2[i] = float32(i%3 - 1)
 			if beta == 0 && i%cs < nr {
@@ -500,7 +505,11 @@ func TestPack(t *testing.T) {
 				}
 			}
 
-			cols := 1 + rng.IntN(3*im.nr)
+			nr := im.nr
+			if im.edgeNR > 0 && it%4 >= 2 {
+				nr = im.edgeNR
+			}
+			cols := 1 + rng.IntN(3*nr)
 			j0 := rng.IntN(5)
 			br, bc := p0+kc, j0+cols
 			if trans {
@@ -511,16 +520,16 @@ func TestPack(t *testing.T) {
 			for i := range b {
 				b[i] = float32(i + 1)
 			}
-			np := (cols + im.nr - 1) / im.nr
-			bd := make([]float32, np*kc*im.nr)
+			np := (cols + nr - 1) / nr
+			bd := make([]float32, np*kc*nr)
 			for i := range bd {
 				bd[i] = -1
 			}
-			im.packB(bd, b, ldb, trans, p0, kc, j0, cols, im.nr)
+			im.packB(bd, b, ldb, trans, p0, kc, j0, cols, nr)
 			for jp := 0; jp < np; jp++ {
 				for p := 0; p < kc; p++ {
-					for jj := 0; jj < im.nr; jj++ {
-						j := jp*im.nr + jj
+					for jj := 0; jj < nr; jj++ {
+						j := jp*nr + jj
 						var w float32
 						if j < cols {
 							idx := (p0+p)*ldb + j0 + j
@@ -529,7 +538,7 @@ func TestPack(t *testing.T) {
 							}
 							w = b[idx]
 						}
-						if got := bd[(jp*kc+p)*im.nr+jj]; got != w {
+						if got := bd[(jp*kc+p)*nr+jj]; got != w {
 							t.Fatalf("%s packB(trans=%v, kc=%d, cols=%d): panel %d [%d][%d] = %v, want %v", im.name, trans, kc, cols, jp, p, jj, got, w)
 						}
 					}
@@ -537,4 +546,41 @@ func TestPack(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSgemmConcurrent runs products from several goroutines at once: they
+// share the pool (a busy pool runs a region on its caller) and each needs
+// its own buffers. Results must equal those of the same calls run alone.
+func TestSgemmConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	shapes := [][3]int{{40, 30, 900}, {300, 64, 50}, {33, 700, 40}, {20, 25, 2000}}
+	var cases []*gemmCase
+	var want [][]float32
+	withThreads(2, func() {
+		for i, s := range shapes {
+			g := newCase(rng, i%2 == 0, i/2 == 0, s[0], s[1], s[2], 1, 0.5, 1, false)
+			cases = append(cases, g)
+			want = append(want, g.run())
+		}
+		done := make(chan string, len(cases))
+		for i, g := range cases {
+			go func() {
+				for r := 0; r < 20; r++ {
+					got := g.run()
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) && !math.IsNaN(float64(got[j])) {
+							done <- fmt.Sprintf("%v, concurrent run %d: C[%d] = %v, alone %v", g, r, j, got[j], want[i][j])
+							return
+						}
+					}
+				}
+				done <- ""
+			}()
+		}
+		for range cases {
+			if msg := <-done; msg != "" {
+				t.Error(msg)
+			}
+		}
+	})
 }

@@ -1,6 +1,6 @@
 //go:build !noasm
 
-//go:generate go run ./internal/asmgen -o sgemm_kernels_amd64.s -go sgemm_kernels_amd64.go -v avx512:z:13:2,avx2:y:6:2
+//go:generate go run ./internal/asmgen -o sgemm_kernels_amd64.s -go sgemm_kernels_amd64.go -v avx512:z:13:2,avx512e:z:13:1:nopack,avx2:y:6:2,avx2e:y:6:1:nopack
 
 package blas
 
@@ -19,6 +19,8 @@ var (
 		nc:          512,
 		kernels:     avx512Kernels[:],
 		packKernels: avx512PackKernels[:],
+		edgeKernels: avx512eKernels[:],
+		edgeNR:      avx512eNR,
 		packA:       packAAsm,
 		packB:       packBAsm,
 	}
@@ -30,6 +32,8 @@ var (
 		nc:          512,
 		kernels:     avx2Kernels[:],
 		packKernels: avx2PackKernels[:],
+		edgeKernels: avx2eKernels[:],
+		edgeNR:      avx2eNR,
 		packA:       packAAsm,
 		packB:       packBAsm,
 	}
@@ -69,24 +73,11 @@ func sasumAsm(n int, x *float32) float32
 //go:noescape
 func transpose8(dst *float32, dstride int, src *float32, sstride int, n8 int)
 
-// copyRows copies rows rows of 8*n8 floats (n8 is 1, 2 or 4), with row
-// stride sstride bytes at src, to consecutive memory at dst. If pf is not 0
-// it prefetches the 8*n8 floats pf bytes after each source row's.
-//
-//go:noescape
-func copyRows(dst *float32, src *float32, sstride int, rows int, n8 int, pf int)
-
 // packNN packs kc rows of np*8*n8 floats (row stride sstride bytes at src)
-// into np consecutive panels of kc x 8*n8 floats at dst; n8 is 2 or 4.
+// into np consecutive panels of kc x 8*n8 floats at dst; n8 is 1, 2 or 4.
 //
 //go:noescape
 func packNN(dst *float32, src *float32, sstride int, kc int, np int, n8 int)
-
-// prefetchRows prefetches lines cache lines from each of rows rows at p,
-// stride bytes apart.
-//
-//go:noescape
-func prefetchRows(p *float32, stride int, rows int, lines int)
 
 // packAAsm is packA with the transposing case vectorised.
 func packAAsm(dst, a []float32, lda int, trans bool, i0, rows, p0, kc int) {
@@ -115,44 +106,39 @@ func packAAsm(dst, a []float32, lda int, trans bool, i0, rows, p0, kc int) {
 	}
 }
 
-// packBAsm is packB with whole panels copied, and all transposes done eight
+// packBAsm is packB with whole panels copied, and the transposes done eight
 // rows by eight columns, in assembly.
 func packBAsm(dst, b []float32, ldb int, trans bool, p0, kc, j0, cols, nr int) {
 	if nr%8 != 0 || nr > 32 || kc == 0 {
 		packBGo(dst, b, ldb, trans, p0, kc, j0, cols, nr)
 		return
 	}
-	if !trans && nr >= 16 {
-		// Whole panels row by row, reading B sequentially.
-		if full := cols / nr; full > 0 {
+	full := cols / nr
+	if !trans {
+		if full > 0 {
 			_ = b[(p0+kc-1)*ldb+j0+full*nr-1]
 			_ = dst[full*kc*nr-1]
 			packNN(&dst[0], &b[p0*ldb+j0], 4*ldb, kc, full, nr/8)
 		}
+		if full*nr < cols {
+			packBGo(dst[full*kc*nr:], b, ldb, false, p0, kc, j0+full*nr, cols-full*nr, nr)
+		}
+		return
 	}
+	k8 := kc &^ 7
 	for jp := 0; jp*nr < cols; jp++ {
 		w := min(nr, cols-jp*nr)
 		d := dst[jp*kc*nr:][:kc*nr]
 		j := j0 + jp*nr
-		if !trans {
-			if w < nr {
-				packBGo(d, b, ldb, false, p0, kc, j, w, nr)
-				continue
-			}
-			if nr < 16 {
-				_ = b[(p0+kc-1)*ldb+j+nr-1]
-				copyRows(&d[0], &b[p0*ldb+j], 4*ldb, kc, nr/8, 0)
-			}
-			continue
+		w8 := w &^ 7
+		if w < nr {
+			clear(d) // the padding columns
 		}
-		k8, w8 := kc&^7, w&^7
 		if k8 > 0 && w8 > 0 {
 			_ = b[(j+w8-1)*ldb+p0+k8-1]
 			for jj := 0; jj < w8; jj += 8 {
 				transpose8(&d[jj], 4*nr, &b[(j+jj)*ldb+p0], 4*ldb, k8/8)
 			}
-		} else {
-			k8, w8 = 0, 0
 		}
 		for jj := 0; jj < w; jj++ {
 			from := k8
@@ -162,11 +148,6 @@ func packBAsm(dst, b []float32, ldb int, trans bool, p0, kc, j0, cols, nr int) {
 			src := b[(j+jj)*ldb+p0:][:kc]
 			for p := from; p < kc; p++ {
 				d[p*nr+jj] = src[p]
-			}
-		}
-		if w < nr {
-			for p := 0; p < kc; p++ {
-				clear(d[p*nr+w : (p+1)*nr])
 			}
 		}
 	}

@@ -23,8 +23,10 @@
 //     different K see the same data in the same order. Locality does not
 //     suffer on one machine: all workers share one read-only map of the
 //     LMDB file and the page cache. Contiguous partitions ([i*N/K,
-//     (i+1)*N/K)) are available for sources whose unit of locality is a
-//     block (e.g. a Parquet row group): see Partition.
+//     (i+1)*N/K)) are available too, and Blocked ones for sources whose
+//     unit of reading is a block (a BlockSource: Parquet row groups, see
+//     package data/parquet): shard i gets a contiguous run of whole blocks
+//     cut at the block boundaries nearest to i*N/K (NewBlockShard).
 //   - Order: without shuffling (Caffe's Data layer never shuffles), a shard
 //     is read in key order and wraps around at its end. With shuffling
 //     (ImageData's shuffle), every epoch of a shard is a permutation drawn

@@ -301,10 +301,14 @@ func (c *baseConv) reshape(bottom, top []*tensor.Blob) error {
 			c.owLo[j], c.owHi[j] = validRange(j*c.dw-c.pw, c.sw, c.w, c.ow)
 		}
 	}
-	// Images per chunk: as many as keep the column buffer within
-	// convColBudget values (at least one).
+	// Images per chunk: the whole batch when its columns fit convColCache
+	// (they are then kept from Forward to Backward), else as many as keep
+	// the column buffer within convColBudget values (at least one).
 	perImage := c.group * c.colRows * c.ySpatial
-	c.chunk = max(1, min(c.num, convColBudget/max(perImage, 1)))
+	c.chunk = c.num
+	if perImage*c.num > convColCache {
+		c.chunk = max(1, min(c.num, convColBudget/max(perImage, 1)))
+	}
 	c.ld = c.chunk * c.ySpatial
 	colLen := c.group * c.colRows * c.ld
 	if len(c.col) != colLen {
@@ -327,12 +331,15 @@ func (c *baseConv) reshape(bottom, top []*tensor.Blob) error {
 	return nil
 }
 
-// convColBudget bounds the column buffer of a convolution (in values; a
-// variable for tests): the
-// minibatch is lowered in chunks of images that fit, so that big batches of
-// big images do not need gigabytes of columns, while small images still
-// make one wide GEMM for the whole batch.
-var convColBudget = 33554432
+// convColCache is the largest column buffer (in values, 128 MiB) a
+// convolution keeps for its whole minibatch, so that Backward reuses the
+// columns of Forward; convColBudget bounds the chunks of images a bigger
+// minibatch is lowered in, so that big batches of big images do not need
+// gigabytes of columns. (Variables for tests.)
+var (
+	convColCache  = 1 << 25
+	convColBudget = 1 << 21
+)
 
 // resizeInts returns s with length n, reusing its array when it fits.
 func resizeInts(s []int, n int) []int {
@@ -536,30 +543,11 @@ func (c *baseConv) im2col2D(src []float32, row0, colOff, ld int) {
 			if hi < OH {
 				clear(dst[hi*OW:])
 			}
-			if sw == 1 {
-				// Each output row is a segment of one input row, with
-				// zeros where the window hangs over the left or right.
-				if hi > lo {
-					at := (lo*sh+hOff)*W + wOff + owLo
-					copyRows(dst[lo*OW:hi*OW], src[at:], hi-lo, OW, owLo, owHi, sh*W)
-				}
-				continue
-			}
-			for oy := lo; oy < hi; oy++ {
-				d := dst[oy*OW : (oy+1)*OW]
-				clear(d[:owLo])
-				clear(d[owHi:])
-				srow := src[(oy*sh+hOff)*W : (oy*sh+hOff+1)*W]
-				if sw == 1 {
-					convCopy(d[owLo:owHi], srow[owLo+wOff:owHi+wOff])
-					continue
-				}
-				dd := d[owLo:owHi]
-				ix := owLo*sw + wOff
-				for k := range dd {
-					dd[k] = srow[ix]
-					ix += sw
-				}
+			// Each output row reads one input row (every sw-th value),
+			// with zeros where the window hangs over the left or right.
+			if hi > lo {
+				at := (lo*sh+hOff)*W + owLo*sw + wOff
+				copyRows(dst[lo*OW:hi*OW], src[at:], hi-lo, OW, owLo, owHi, sh*W, sw)
 			}
 		}
 	}
@@ -567,8 +555,20 @@ func (c *baseConv) im2col2D(src []float32, row0, colOff, ld int) {
 
 // copyRowsGo is the portable copyRows, unrolled for the short rows of
 // small images.
-func copyRowsGo(dst, src []float32, rows, ow, lo, hi, pitch int) {
+func copyRowsGo(dst, src []float32, rows, ow, lo, hi, pitch, stride int) {
 	n := hi - lo
+	if stride != 1 {
+		for r := 0; r < rows; r++ {
+			d := dst[r*ow : (r+1)*ow]
+			clear(d[:lo])
+			s := src[r*pitch:]
+			for k := range d[lo:hi] {
+				d[lo+k] = s[k*stride]
+			}
+			clear(d[hi:])
+		}
+		return
+	}
 	if lo == 0 && hi == ow {
 		switch {
 		case n >= 64:

@@ -8,28 +8,28 @@ import "golang.org/x/sys/cpu"
 var rowsAsm = cpu.X86.HasAVX && cpu.X86.HasAVX2
 
 //go:noescape
-func copyRowsAVX2(dst, src *float32, rows, ow, lo, hi, pitch int)
+func copyRowsAVX2(dst, src *float32, rows, ow, lo, hi, pitch, stride int)
 
 //go:noescape
 func addRowsAVX2(dst, src *float32, rows, n, dpitch, spitch int)
 
-// copyRows fills rows of ow values of dst (rows*ow values): values [lo, hi)
-// of row r come from src[r*pitch:], the others are zero.
-func copyRows(dst, src []float32, rows, ow, lo, hi, pitch int) {
+// copyRows fills rows of ow values of dst (rows*ow values): value lo+k of
+// row r, for k in [0, hi-lo), is src[r*pitch+k*stride]; the others are zero.
+func copyRows(dst, src []float32, rows, ow, lo, hi, pitch, stride int) {
 	if rows <= 0 {
 		return
 	}
 	if !rowsAsm || hi <= lo {
-		copyRowsGo(dst, src, rows, ow, lo, hi, pitch)
+		copyRowsGo(dst, src, rows, ow, lo, hi, pitch, stride)
 		return
 	}
 	// Bounds checks for the assembly.
-	_ = dst[rows*ow-1]
-	_ = src[(rows-1)*pitch+hi-lo-1]
-	if lo < 0 || hi > ow {
+	if lo < 0 || hi > ow || stride < 1 {
 		panic("layers: copyRows: bad row range")
 	}
-	copyRowsAVX2(&dst[0], &src[0], rows, ow, lo, hi, pitch)
+	_ = dst[rows*ow-1]
+	_ = src[(rows-1)*pitch+(hi-lo-1)*stride]
+	copyRowsAVX2(&dst[0], &src[0], rows, ow, lo, hi, pitch, stride)
 }
 
 // addRows adds rows of n values, spitch apart in src, to rows dpitch apart

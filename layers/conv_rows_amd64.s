@@ -5,10 +5,10 @@
 // Row kernels of im2col and col2im: 8 floats per AVX move, then one by one.
 // Needs AVX2.
 
-// func copyRowsAVX2(dst, src *float32, rows, ow, lo, hi, pitch int)
-// For each of rows rows: dst[0:lo] = 0, dst[lo:hi] = src[0:hi-lo],
-// dst[hi:ow] = 0; then dst += ow, src += pitch.
-TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
+// func copyRowsAVX2(dst, src *float32, rows, ow, lo, hi, pitch, stride int)
+// For each of rows rows: dst[0:lo] = 0, dst[lo+k] = src[k*stride] for k in
+// [0, hi-lo), dst[hi:ow] = 0; then dst += ow, src += pitch.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-64
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ rows+16(FP), CX
@@ -16,7 +16,9 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-56
 	MOVQ lo+32(FP), R9
 	MOVQ hi+40(FP), R10
 	MOVQ pitch+48(FP), R11
+	MOVQ stride+56(FP), R13
 	SHLQ $2, R11
+	SHLQ $2, R13              // stride in bytes
 	MOVQ R10, R12
 	SUBQ R9, R12              // n = hi - lo
 	VXORPS Y0, Y0, Y0
@@ -37,6 +39,8 @@ cbody:
 	LEAQ (DI)(R9*4), BX
 	MOVQ SI, DX
 	MOVQ R12, AX
+	CMPQ R13, $4
+	JNE  cstrided
 	CMPQ AX, $8
 	JL   ctail
 
@@ -60,6 +64,20 @@ cone:
 	ADDQ $4, BX
 	DECQ AX
 	JNZ  cone
+
+	JMP  csuf
+
+cstrided:
+	TESTQ AX, AX
+	JZ   csuf
+
+csone:
+	VMOVSS (DX), X1
+	VMOVSS X1, (BX)
+	ADDQ R13, DX
+	ADDQ $4, BX
+	DECQ AX
+	JNZ  csone
 
 csuf:
 	MOVQ R10, AX

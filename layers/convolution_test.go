@@ -274,8 +274,8 @@ func newFromText(text string) (Layer, error) {
 // With a tiny column budget every image is its own chunk: the results are
 // the same.
 func TestConvolutionChunked(t *testing.T) {
-	defer func(b int) { convColBudget = b }(convColBudget)
-	convColBudget = 1
+	defer func(b, c int) { convColBudget, convColCache = b, c }(convColBudget, convColCache)
+	convColBudget, convColCache = 1, 1
 	for _, c := range convCases[:4] {
 		t.Run(c.name, func(t *testing.T) {
 			l := coreLayer(t, pb.Phase_TRAIN, convText("Convolution", c.g, true))

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/sparknet/sparknet/caffe/pb"
+	"github.com/sparknet/sparknet/internal/threads"
 	"github.com/sparknet/sparknet/tensor"
 )
 
@@ -99,4 +100,51 @@ func f64(v []float32) []float64 {
 
 func prototextUnmarshal(text string, p *pb.LayerParameter) error {
 	return prototext.Unmarshal([]byte(text), p)
+}
+
+// TestCoreThreadInvariance runs the parallel core layers forward and
+// backward on 1 and 3 threads and requires identical bits. The inputs are
+// large enough for every parallel loop to split.
+func TestCoreThreadInvariance(t *testing.T) {
+	defer threads.SetThreads(0)
+	cases := []struct {
+		text  string
+		shape []int
+	}{
+		{`type: "Convolution" convolution_param { num_output: 6 kernel_size: 3 pad: 1 stride: 2 group: 2 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }`, []int{16, 8, 24, 23}},
+		{`type: "Convolution" convolution_param { num_output: 3 kernel_size: 2 kernel_size: 2 kernel_size: 3 weight_filler { type: "gaussian" } }`, []int{8, 4, 8, 9, 10}},
+		{`type: "Deconvolution" convolution_param { num_output: 4 kernel_size: 3 stride: 2 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }`, []int{16, 8, 12, 12}},
+		{`type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }`, []int{16, 8, 33, 31}},
+		{`type: "Pooling" pooling_param { pool: AVE kernel_size: 3 stride: 2 }`, []int{16, 8, 33, 31}},
+		{`type: "InnerProduct" inner_product_param { num_output: 300 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } }`, []int{64, 4, 8, 8}},
+		{`type: "ReLU" relu_param { negative_slope: 0.1 }`, []int{300, 257}},
+		{`type: "Softmax"`, []int{600, 10, 3}},
+	}
+	run := func(text string, shape []int, n int) [][]float32 {
+		threads.SetThreads(n)
+		l := coreLayer(t, pb.Phase_TRAIN, `name: "l" `+text)
+		x := gaussBlob(coreRand(), 1, shape...)
+		top := blobs(1)
+		coreForward(t, l, []*tensor.Blob{x}, top)
+		r := coreRand()
+		for i := range top[0].Diff {
+			top[0].Diff[i] = float32(r.NormFloat64())
+		}
+		l.Backward(top, []bool{true}, []*tensor.Blob{x})
+		out := [][]float32{top[0].Data, x.Diff}
+		for _, p := range l.Params() {
+			out = append(out, p.Diff)
+		}
+		return out
+	}
+	for _, c := range cases {
+		a, b := run(c.text, c.shape, 1), run(c.text, c.shape, 3)
+		for i := range a {
+			for j := range a[i] {
+				if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+					t.Fatalf("%s: buffer %d element %d: %g on 1 thread, %g on 3", c.text, i, j, a[i][j], b[i][j])
+				}
+			}
+		}
+	}
 }

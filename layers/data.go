@@ -7,6 +7,7 @@ import (
 
 	"github.com/sparknet/sparknet/caffe/pb"
 	"github.com/sparknet/sparknet/data"
+	"github.com/sparknet/sparknet/data/parquet"
 	"github.com/sparknet/sparknet/tensor"
 )
 
@@ -19,14 +20,20 @@ func init() {
 		if dp.GetBatchSize() == 0 {
 			return nil, errors.New("data_param.batch_size must be positive")
 		}
+		if ctx == nil {
+			ctx = NewContext(pb.Phase_TRAIN, 0)
+		}
+		l := &Data{prefetching: prefetching{typ: "Data"}, p: p, ctx: ctx}
+		if dp.GetBackend() == pb.DataParameter_PARQUET {
+			l.parquet = true
+			return l, nil
+		}
 		backend, err := data.BackendOf(dp.GetBackend())
 		if err != nil {
 			return nil, err
 		}
-		if ctx == nil {
-			ctx = NewContext(pb.Phase_TRAIN, 0)
-		}
-		return &Data{prefetching: prefetching{typ: "Data"}, p: p, ctx: ctx, backend: backend}, nil
+		l.backend = backend
+		return l, nil
 	})
 }
 
@@ -42,11 +49,19 @@ func init() {
 // background goroutine (data_param.prefetch batches, default 4); random
 // crops and mirrors are reproducible from the context's seed. The layer's
 // position is saved and restored through MarshalState/UnmarshalState.
+//
+// With backend PARQUET (a sparknet extension), source is a Parquet file or
+// a folder of them as Spark writes a DataFrame, and data_param.parquet_param
+// names the columns (package data/parquet). Workers then get whole row
+// groups: shard Shard of Shards is a contiguous run of row groups
+// (data.Blocked) instead of every Shards-th record; one reader gives the
+// same records in the same order as an LMDB of the same rows.
 type Data struct {
 	prefetching
 	p       *pb.LayerParameter
 	ctx     *Context
 	backend data.Backend
+	parquet bool
 }
 
 // Type returns "Data".
@@ -68,11 +83,24 @@ func (l *Data) Setup(bottom, top []*tensor.Blob) error {
 	if dp.GetForceEncodedColor() && !tp.GetForceGray() {
 		mode = data.Color
 	}
-	src, err := data.OpenDatumSource(l.backend, dp.GetSource(), mode)
-	if err != nil {
-		return fmt.Errorf("data_param.source: %w", err)
+	var src data.Source
+	var shard data.Shard
+	if l.parquet {
+		ps, perr := parquet.Open(dp.GetSource(), parquet.OptionsOf(dp.GetParquetParam(), len(top) > 1, mode))
+		if perr != nil {
+			return fmt.Errorf("data_param.source: %w", perr)
+		}
+		k, i := shardOf(l.ctx)
+		src = ps
+		shard, err = data.NewBlockShard(ps.Blocks(), ps.Len(), k, i)
+	} else {
+		ds, derr := data.OpenDatumSource(l.backend, dp.GetSource(), mode)
+		if derr != nil {
+			return fmt.Errorf("data_param.source: %w", derr)
+		}
+		src = ds
+		shard, err = shardFor(src.Len(), l.ctx, data.Strided)
 	}
-	shard, err := shardFor(src.Len(), l.ctx, data.Strided)
 	if err != nil {
 		src.Close()
 		return fmt.Errorf("%s: %w", dp.GetSource(), err)

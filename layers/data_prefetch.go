@@ -152,11 +152,16 @@ func (p *prefetching) Close() error {
 // training data; the whole source in TEST (as Caffe's Data layer, which
 // does not split its test data among solvers).
 func shardFor(n int, ctx *Context, partition data.Partition) (data.Shard, error) {
-	k, i := 1, 0
-	if ctx != nil && ctx.Phase != pb.Phase_TEST && ctx.Shards > 1 {
-		k, i = ctx.Shards, ctx.Shard
-	}
+	k, i := shardOf(ctx)
 	return data.NewShard(n, k, i, partition)
+}
+
+// shardOf returns the shard a data layer reads and the number of shards.
+func shardOf(ctx *Context) (k, i int) {
+	if ctx != nil && ctx.Phase != pb.Phase_TEST && ctx.Shards > 1 {
+		return ctx.Shards, ctx.Shard
+	}
+	return 1, 0
 }
 
 // randomSkip returns the start offset for rand_skip (0 when unset): a

@@ -42,9 +42,10 @@ type Pooling struct {
 	rnd        []float32 // STOCHASTIC TRAIN: the uniform draws of a pass
 	x, y, m    []float32 // operands of the running pass
 	dy, dx     []float32
-	fwdFn      func(lo, hi int)
+	fwdFn      func(chunk, lo, hi int)
 	bwdFn      func(lo, hi int)
 	planeGrain int
+	scratch    [][]int64 // per thread: the separable passes' rows
 }
 
 func newPooling(p *pb.LayerParameter, ctx *Context) (Layer, error) {
@@ -210,7 +211,22 @@ func (l *Pooling) Forward(bottom, top []*tensor.Blob) {
 			l.rnd[i] = float32(l.ctx.Rand.Float64())
 		}
 	}
-	threads.For(l.num*l.ch, l.planeGrain, l.fwdFn)
+	planes := l.num * l.ch
+	pool := threads.Default()
+	if l.method == pb.PoolingParameter_MAX {
+		// Per-thread rows for maxPlane (allocated once per thread count).
+		nt := pool.Threads()
+		if len(l.scratch) < nt {
+			l.scratch = append(l.scratch, make([][]int64, nt-len(l.scratch))...)
+		}
+		n := (l.h + 1) * l.ow
+		for t := range l.scratch[:nt] {
+			if len(l.scratch[t]) < n {
+				l.scratch[t] = make([]int64, n)
+			}
+		}
+	}
+	pool.Run(planes, max(1, planes/l.planeGrain), l.fwdFn)
 }
 
 // Backward routes (MAX, STOCHASTIC) or spreads (AVE) the top gradient.
@@ -222,50 +238,23 @@ func (l *Pooling) Backward(top []*tensor.Blob, propagateDown []bool, bottom []*t
 	threads.For(l.num*l.ch, l.planeGrain, l.bwdFn)
 }
 
-func (l *Pooling) forwardRange(lo, hi int) {
+func (l *Pooling) forwardRange(chunk, lo, hi int) {
 	H, W, OH, OW := l.h, l.w, l.oh, l.ow
 	for pl := lo; pl < hi; pl++ {
 		x := l.x[pl*H*W : (pl+1)*H*W]
 		y := l.y[pl*OH*OW : (pl+1)*OH*OW]
-		switch l.method {
-		case pb.PoolingParameter_MAX:
+		if l.method == pb.PoolingParameter_MAX {
 			mask := l.mask[pl*OH*OW : (pl+1)*OH*OW]
-			// Output columns [fx0, fx1) have windows inside the image
-			// horizontally; they take the unrolled path when narrow.
-			fx0, fx1 := l.fullCols()
-			for oy := 0; oy < OH; oy++ {
-				hs := oy*l.sh - l.ph
-				he := min(hs+l.kh, H)
-				hs = max(hs, 0)
-				yr, mr := y[oy*OW:(oy+1)*OW], mask[oy*OW:(oy+1)*OW]
-				ox := 0
-				for ; ox < OW; ox++ {
-					if ox >= fx0 && ox < fx1 && (l.kw == 2 || l.kw == 3) {
-						break
-					}
-					ws := ox*l.sw - l.pw
-					yr[ox], mr[ox] = maxWindow(x, W, hs, he, max(ws, 0), min(ws+l.kw, W))
-				}
-				if ox < fx1 {
-					switch l.kw {
-					case 2:
-						maxRows2(x, W, hs, he, ox*l.sw-l.pw, l.sw, yr[ox:fx1], mr[ox:fx1])
-					case 3:
-						maxRows3(x, W, hs, he, ox*l.sw-l.pw, l.sw, yr[ox:fx1], mr[ox:fx1])
-					}
-					ox = fx1
-				}
-				for ; ox < OW; ox++ {
-					ws := ox*l.sw - l.pw
-					yr[ox], mr[ox] = maxWindow(x, W, hs, he, max(ws, 0), min(ws+l.kw, W))
-				}
-			}
+			l.maxPlane(x, y, mask, l.scratch[chunk])
 			if l.m != nil {
 				m := l.m[pl*OH*OW : (pl+1)*OH*OW]
 				for i, v := range mask {
 					m[i] = float32(v)
 				}
 			}
+			continue
+		}
+		switch l.method {
 		case pb.PoolingParameter_AVE:
 			for oy := 0; oy < OH; oy++ {
 				hs := oy*l.sh - l.ph
@@ -313,102 +302,78 @@ func (l *Pooling) forwardRange(lo, hi int) {
 	}
 }
 
-// fullCols returns the output columns whose windows lie inside the image
-// horizontally.
-func (l *Pooling) fullCols() (lo, hi int) {
-	lo = (l.pw + l.sw - 1) / l.sw
-	if l.w-l.kw+l.pw < 0 {
-		return 0, 0
-	}
-	hi = min((l.w-l.kw+l.pw)/l.sw+1, l.ow)
-	return min(lo, hi), hi
-}
-
-// maxWindow returns the maximum of x over rows [hs, he) and columns
-// [ws, we) of a plane of width W, and its index in the plane.
+// maxPlane max-pools one plane in two separable passes: the maximum of
+// every window row for each input row, then the maximum of those over the
+// window's rows. Each pass has independent outputs, which keeps the
+// processor busy where one window at a time would wait on a chain of
+// comparisons. Rows are scanned top to bottom and columns left to right
+// with strict comparisons, so ties go to the first element in row-major
+// order and NaNs never win, as in Caffe's scan.
 //
-// Comparisons use order keys instead of floats, so that the argmax compiles
-// to conditional moves rather than unpredictable branches. Ties keep the
-// first maximum and NaNs never win, as in Caffe.
-func maxWindow(x []float32, W, hs, he, ws, we int) (float32, int32) {
-	bk, bi := poolMinKey, int32(-1)
-	for iy := hs; iy < he; iy++ {
-		base := int32(iy*W + ws)
-		for k, v := range x[iy*W+ws : iy*W+we] {
-			kv, idx := poolKey(v), base+int32(k)
-			if kv > bk {
-				bk, bi = kv, idx
-			}
+// A candidate is the pair (value, index) packed into an int64 (value bits
+// high, index low) so that selecting it is an integer conditional move
+// rather than an unpredictable branch.
+func (l *Pooling) maxPlane(x, y []float32, mask []int32, sc []int64) {
+	H, W, OH, OW := l.h, l.w, l.oh, l.ow
+	hp := sc[:H*OW]
+	bk := sc[H*OW : H*OW+OW]
+	for iy := 0; iy < H; iy++ {
+		poolRowMax(x[iy*W:(iy+1)*W], hp[iy*OW:(iy+1)*OW], iy*W, l.kw, l.sw, l.pw)
+	}
+	for oy := 0; oy < OH; oy++ {
+		hs := oy*l.sh - l.ph
+		he := min(hs+l.kh, H)
+		hs = max(hs, 0)
+		copy(bk, hp[hs*OW:(hs+1)*OW])
+		for iy := hs + 1; iy < he; iy++ {
+			poolMaxInto(bk, hp[iy*OW:(iy+1)*OW])
+		}
+		yr, mr := y[oy*OW:(oy+1)*OW], mask[oy*OW:(oy+1)*OW]
+		yr, mr = yr[:len(bk)], mr[:len(bk)]
+		for ox, b := range bk {
+			yr[ox], mr[ox] = math.Float32frombits(uint32(b>>32)), int32(b)
 		}
 	}
-	return poolKeyValue(bk), bi
 }
 
-// maxRows2 is maxWindow for consecutive windows two columns wide, the first
-// starting at column ws, stride sw apart, all inside the image.
-func maxRows2(x []float32, W, hs, he, ws, sw int, y []float32, mask []int32) {
-	for i := range y {
-		bk, bi := poolMinKey, int32(-1)
-		for iy := hs; iy < he; iy++ {
-			off := iy*W + ws
-			r := x[off : off+2]
-			k0, k1 := poolKey(r[0]), poolKey(r[1])
-			i0 := int32(off)
-			if k0 > bk {
-				bk, bi = k0, i0
+// poolNone is the candidate -FLT_MAX at index -1, Caffe's initial maximum.
+var poolNone = int64(math.Float32bits(-math.MaxFloat32))<<32 | 0xffffffff
+
+// poolRowMax sets out[ox] to the first maximum of the window row
+// [ox*sw-pw, ox*sw-pw+kw) of row (clipped to it), whose first element has
+// index base in the plane.
+func poolRowMax(row []float32, out []int64, base, kw, sw, pw int) {
+	W := len(row)
+	ws := -pw
+	for ox := range out {
+		lo, hi := max(ws, 0), min(ws+kw, W)
+		b := poolNone
+		bv := float32(-math.MaxFloat32)
+		for ix := lo; ix < hi; ix++ {
+			v := row[ix]
+			c := int64(math.Float32bits(v))<<32 | int64(uint32(base+ix))
+			if v > bv {
+				b = c
 			}
-			if k1 > bk {
-				bk, bi = k1, i0+1
-			}
+			bv = math.Float32frombits(uint32(b >> 32))
 		}
-		y[i], mask[i] = poolKeyValue(bk), bi
+		out[ox] = b
 		ws += sw
 	}
 }
 
-// maxRows3 is maxRows2 for windows three columns wide.
-func maxRows3(x []float32, W, hs, he, ws, sw int, y []float32, mask []int32) {
-	for i := range y {
-		bk, bi := poolMinKey, int32(-1)
-		for iy := hs; iy < he; iy++ {
-			off := iy*W + ws
-			r := x[off : off+3]
-			k0, k1, k2 := poolKey(r[0]), poolKey(r[1]), poolKey(r[2])
-			i0 := int32(off)
-			if k0 > bk {
-				bk, bi = k0, i0
-			}
-			if k1 > bk {
-				bk, bi = k1, i0+1
-			}
-			if k2 > bk {
-				bk, bi = k2, i0+2
-			}
+// poolMaxInto replaces each dst candidate by the src one if its value is
+// greater.
+func poolMaxInto(dst, src []int64) {
+	src = src[:len(dst)]
+	for i, b := range dst {
+		c := src[i]
+		if math.Float32frombits(uint32(c>>32)) > math.Float32frombits(uint32(b>>32)) {
+			b = c
 		}
-		y[i], mask[i] = poolKeyValue(bk), bi
-		ws += sw
+		dst[i] = b
 	}
 }
-
-// poolKey maps a float32 to an int32 with the same order (for non-NaN
-// values, -0 equal to +0), so that maxima can be found with integer
-// conditional moves. NaN maps below every number.
-func poolKey(v float32) int32 {
-	b := int32(math.Float32bits(v + 0)) // -0 + 0 = +0
-	k := b ^ ((b >> 31) & 0x7fffffff)
-	if k > 0x7f800000 { // positive NaN
-		k = math.MinInt32
-	}
-	return k
-}
-
-// poolKeyValue inverts poolKey.
-func poolKeyValue(k int32) float32 {
-	return math.Float32frombits(uint32(k ^ ((k >> 31) & 0x7fffffff)))
-}
-
-// poolMinKey is the key of -FLT_MAX, Caffe's initial maximum.
-var poolMinKey = poolKey(-math.MaxFloat32)
 
 // stochasticSample picks the first window element where the running sum
 // reaches u times the window sum (Caffe's stochastic pooling kernel).

@@ -72,23 +72,36 @@ func (l *ReLU) forwardRange(lo, hi int) {
 	}
 	s := l.slope
 	for i, v := range x {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = s * v
-		}
+		y[i] = max(v, 0) + s*min(v, 0)
 	}
+}
+
+// reluStep is 1 when v > 0 and 0 otherwise (NaN included); it compiles to
+// a flag set, not a branch, so random signs cost no mispredictions.
+func reluStep(v float32) float32 {
+	b := 0
+	if v > 0 {
+		b = 1
+	}
+	return float32(b)
 }
 
 func (l *ReLU) backwardRange(lo, hi int) {
 	x, dy, dx := l.x[lo:hi], l.dy[lo:hi], l.dx[lo:hi]
 	dy, dx = dy[:len(x)], dx[:len(x)]
+	if l.slope == 0 {
+		for i, v := range x {
+			dx[i] = dy[i] * reluStep(v)
+		}
+		return
+	}
+	// Caffe: dy * ((x > 0) + slope*(x <= 0)).
 	s := l.slope
 	for i, v := range x {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = s * dy[i]
+		le := 0
+		if v <= 0 {
+			le = 1
 		}
+		dx[i] = dy[i] * (reluStep(v) + s*float32(le))
 	}
 }

@@ -485,29 +485,32 @@ func TestShareTrainedLayersWith(t *testing.T) {
 	}
 }
 
-// TestZeroAllocs checks that a steady-state LeNet training iteration
-// allocates nothing.
+// TestZeroAllocs checks that steady-state training iterations of LeNet and
+// cifar10_quick (convolutions with padding, MAX and AVE pooling) allocate
+// nothing.
 func TestZeroAllocs(t *testing.T) {
-	np, err := caffe.LoadNet("../../shared/bench/prototxt/lenet_b64_time.prototxt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := New(np, &pb.NetState{Phase: pb.Phase_TRAIN.Enum()}, Options{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.ForwardBackward(); err != nil {
-		t.Fatal(err)
-	}
-	allocs := testing.AllocsPerRun(3, func() {
-		n.ClearParamDiffs()
+	for _, file := range []string{"lenet_b64_time.prototxt", "cifar10_quick_b100_time.prototxt"} {
+		np, err := caffe.LoadNet(filepath.Join("../../shared/bench/prototxt", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := New(np, &pb.NetState{Phase: pb.Phase_TRAIN.Enum()}, Options{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := n.ForwardBackward(); err != nil {
 			t.Fatal(err)
 		}
-		n.Update()
-	})
-	if allocs != 0 {
-		t.Errorf("a LeNet iteration allocates %g times, want 0", allocs)
+		allocs := testing.AllocsPerRun(2, func() {
+			n.ClearParamDiffs()
+			if _, err := n.ForwardBackward(); err != nil {
+				t.Fatal(err)
+			}
+			n.Update()
+		})
+		if allocs != 0 {
+			t.Errorf("%s: an iteration allocates %g times, want 0", file, allocs)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sparknet/sparknet/internal/threads"
 )
@@ -71,16 +72,11 @@ func (s *spills) reset() {
 	s.mu.Unlock()
 }
 
-// mean returns float32(float64((hi+err)/n)) with both roundings to
-// nearest-even, as the fast path float32(hi/float64(n)) computes when err
-// is zero.
+// spilledMean returns the mean of an element whose exact sum is hi + err.
 func spilledMean(hi float64, err *big.Float, n int) float32 {
 	s := new(big.Float).SetPrec(spillPrec).SetFloat64(hi)
 	s.Add(s, err)
-	q := new(big.Float).SetPrec(53).SetMode(big.ToNearestEven)
-	q.Quo(s, new(big.Float).SetPrec(spillPrec).SetInt64(int64(n)))
-	f, _ := q.Float64()
-	return float32(f)
+	return roundMean(s, n)
 }
 
 // ExactSum accumulates float32 vectors exactly, so that their mean does not
@@ -156,64 +152,135 @@ func (s *ExactSum) Mean(dst []float32, n int) {
 // MeanOf writes the mean of the vectors xs (all of len(dst) elements) to
 // dst in one pass, with exactly the bits an ExactSum fed the same vectors in
 // any order would give. It needs no float64 buffer; it is the local
-// engine's combine.
-func MeanOf(dst []float32, xs [][]float32) {
+// engine's combine. Each element is summed in float64 after a check that
+// the summands' exponents span few enough binades for every partial sum to
+// be exact (29 - ceil(log2 K) binades); the rare element that fails the
+// check (or holds a zero or subnormal beside larger values) is summed
+// exactly with arbitrary precision. The same check finds infinities and
+// NaNs for free: MeanOf reports whether every value was finite (when not,
+// dst is garbage).
+func MeanOf(dst []float32, xs [][]float32) (finite bool) {
 	n := len(xs)
 	if n == 0 {
-		return
+		return true
 	}
 	for _, x := range xs {
 		if len(x) != len(dst) {
 			panic("parallel: MeanOf: vectors of different lengths")
 		}
 	}
-	var sp spills
-	var finals sync.Map // element -> final float64 partial sum, for spilled elements
+	var bad atomic.Bool
 	threads.For(len(dst), sumGrain, func(lo, hi int) {
-		meanRange(dst[lo:hi], xs, lo, &sp, &finals)
+		if !meanRange(dst, xs, lo, hi) {
+			bad.Store(true)
+		}
 	})
-	for i, e := range sp.err {
-		hi, _ := finals.Load(i)
-		dst[i] = spilledMean(hi.(float64), e, n)
-	}
+	return !bad.Load()
 }
 
-func meanRange(dst []float32, xs [][]float32, base int, sp *spills, finals *sync.Map) {
+// maxSpread returns the largest difference of float32 biased exponents
+// among K summands for which every partial sum in float64 is exact: the
+// summands are multiples of the smallest one's ulp, 2^(emin-150), and
+// their sums stay below 2^(emax-126+ceil(log2 K)), so they need at most
+// emax-emin+24+ceil(log2 K) <= 53 bits.
+func maxSpread(k int) uint32 {
+	l := 0
+	for 1<<l < k {
+		l++
+	}
+	if l > 29 {
+		return 0
+	}
+	return uint32(29 - l)
+}
+
+const absMask = 0x7fffffff
+
+// notFinite is the smallest absolute bit pattern of an infinity or NaN.
+const notFinite = 0x7f800000
+
+// meanRange averages elements [lo, hi); it reports whether they were all
+// finite.
+func meanRange(dst []float32, xs [][]float32, lo, hi int) bool {
+	spread := maxSpread(len(xs))
 	q := float64(len(xs))
-	lo, hi := base, base+len(dst)
+	d := dst[lo:hi]
+	finite := true
 	switch len(xs) {
 	case 1:
-		copy(dst, xs[0][lo:hi])
-		return
+		x := xs[0][lo:hi]
+		copy(d, x)
+		return nonFinite(x) < 0
 	case 2:
 		x0, x1 := xs[0][lo:hi], xs[1][lo:hi]
-		x0, x1 = x0[:len(dst)], x1[:len(dst)]
-		for j := range dst {
-			a, b := float64(x0[j]), float64(x1[j])
-			t := a + b
-			if t-a != b || t-b != a {
-				sp.add(base+j, a, b, t)
-				finals.Store(base+j, t)
+		x0, x1 = x0[:len(d)], x1[:len(d)]
+		for j := range d {
+			v0, v1 := x0[j], x1[j]
+			b0 := math.Float32bits(v0) & absMask
+			b1 := math.Float32bits(v1) & absMask
+			if bmax, bmin := max(b0, b1), min(b0, b1); bmax>>23-bmin>>23 > spread || bmax >= notFinite {
+				d[j], finite = exactMean(xs, lo+j, finite)
+				continue
 			}
-			dst[j] = float32(t / q)
+			d[j] = float32((float64(v0) + float64(v1)) * 0.5) // exactly / 2
 		}
-		return
+		return finite
+	case 4:
+		// Dividing by 4 is multiplying by 0.25, exactly.
+		x0, x1, x2, x3 := xs[0][lo:hi], xs[1][lo:hi], xs[2][lo:hi], xs[3][lo:hi]
+		x0, x1, x2, x3 = x0[:len(d)], x1[:len(d)], x2[:len(d)], x3[:len(d)]
+		for j := range d {
+			v0, v1, v2, v3 := x0[j], x1[j], x2[j], x3[j]
+			b0 := math.Float32bits(v0) & absMask
+			b1 := math.Float32bits(v1) & absMask
+			b2 := math.Float32bits(v2) & absMask
+			b3 := math.Float32bits(v3) & absMask
+			if bmax, bmin := max(b0, b1, b2, b3), min(b0, b1, b2, b3); bmax>>23-bmin>>23 > spread || bmax >= notFinite {
+				d[j], finite = exactMean(xs, lo+j, finite)
+				continue
+			}
+			d[j] = float32((float64(v0) + float64(v1) + float64(v2) + float64(v3)) * 0.25)
+		}
+		return finite
 	}
-	for j := range dst {
-		spilled := false
+	for j := range d {
+		i := lo + j
 		s := negZero
+		bmin, bmax := uint32(absMask), uint32(0)
 		for _, x := range xs {
-			b := float64(x[lo+j])
-			t := s + b
-			if t-s != b || t-b != s {
-				sp.add(base+j, s, b, t)
-				spilled = true
-			}
-			s = t
+			v := x[i]
+			b := math.Float32bits(v) & absMask
+			bmin, bmax = min(bmin, b), max(bmax, b)
+			s += float64(v)
 		}
-		if spilled {
-			finals.Store(base+j, s)
+		if bmax>>23-bmin>>23 > spread || bmax >= notFinite {
+			d[j], finite = exactMean(xs, i, finite)
+			continue
 		}
-		dst[j] = float32(s / q)
+		d[j] = float32(s / q)
 	}
+	return finite
+}
+
+// exactMean returns the mean of element i of the vectors, from their exact
+// sum, rounded as the fast path rounds; with a NaN or infinity among them
+// it returns NaN and finite = false.
+func exactMean(xs [][]float32, i int, finite bool) (float32, bool) {
+	s := new(big.Float).SetPrec(spillPrec)
+	for _, x := range xs {
+		if math.Float32bits(x[i])&absMask >= notFinite {
+			return float32(math.NaN()), false
+		}
+		s.Add(s, new(big.Float).SetFloat64(float64(x[i])))
+	}
+	return roundMean(s, len(xs)), finite
+}
+
+// roundMean returns float32(float64(s/n)), both roundings to nearest-even;
+// an exact zero keeps the sign IEEE addition would give it.
+func roundMean(s *big.Float, n int) float32 {
+	q := new(big.Float).SetPrec(53).SetMode(big.ToNearestEven)
+	q.Quo(s, new(big.Float).SetPrec(spillPrec).SetInt64(int64(n)))
+	f, _ := q.Float64()
+	return float32(f)
 }

@@ -4,8 +4,9 @@
 // For each thread count it starts an OpenBLAS timing server (openblas.py,
 // embedded, run by /usr/bin/python3 with OPENBLAS_NUM_THREADS set) and then,
 // shape by shape, alternates samples of ours and of OpenBLAS so that both
-// see the same machine load; it prints the medians and their ratio, and the
-// fraction of the FMA peak ours reaches.
+// see the same machine load; it prints the medians (or, with -stat best, the
+// fastest samples) and their ratio, the fraction of the FMA peak ours
+// reaches, and how many CPUs our samples actually got.
 //
 //	go run ./bench/sgemmbench -threads 1,2 -run 'sq|conv'
 //
@@ -28,7 +29,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sparknet/sparknet/bench/sgemmshapes"
@@ -46,6 +46,7 @@ type result struct {
 	OpenBLAS float64           `json:"openblas_gflops,omitempty"`
 	Ratio    float64           `json:"ratio,omitempty"`
 	PeakFrac float64           `json:"peak_fraction,omitempty"`
+	CPUs     float64           `json:"ours_cpus"` // CPU time / wall time of our samples
 	Kernel   string            `json:"kernel"`
 }
 
@@ -59,8 +60,17 @@ func main() {
 	peak := flag.Float64("peak", 114.5, "FMA peak of one core in GFLOP/s (0: do not report)")
 	jsonOut := flag.String("json", "", "also write the results as JSON lines to this file")
 	generic := flag.Bool("generic", false, "measure the portable Go kernels instead of the assembly")
+	stat := flag.String("stat", "median", "how samples are summarised: median, or best (the fastest: on a busy machine, the closest to a quiet one)")
 	flag.Parse()
 
+	switch *stat {
+	case "median":
+	case "best":
+		summarise = slices.Max[[]float64]
+	default:
+		fmt.Fprintf(os.Stderr, "sgemmbench: -stat %q: want median or best\n", *stat)
+		os.Exit(2)
+	}
 	if err := mainErr(*threadList, *run, *reps, *seconds, *withOpenBLAS, *python, *peak, *jsonOut, *generic); err != nil {
 		fmt.Fprintln(os.Stderr, "sgemmbench:", err)
 		os.Exit(1)
@@ -109,9 +119,10 @@ func mainErr(threadList, run string, reps int, seconds float64, withOpenBLAS boo
 		for _, s := range shapes {
 			r := result{Shape: s, Threads: nt, Kernel: blas.Kernel()}
 			ours := newOperands(s)
-			var mine, theirs []float64
+			var mine, theirs, cpus []float64
 			for i := 0; i < reps; i++ {
-				mine = append(mine, ours.sample(seconds))
+				g, c := ours.sample(seconds)
+				mine, cpus = append(mine, g), append(cpus, c)
 				if ob != nil {
 					g, err := ob.sample(s, seconds)
 					if err != nil {
@@ -120,16 +131,16 @@ func mainErr(threadList, run string, reps int, seconds float64, withOpenBLAS boo
 					theirs = append(theirs, g)
 				}
 			}
-			r.Ours = median(mine)
+			r.Ours, r.CPUs = summarise(mine), median(cpus)
 			if ob != nil {
-				r.OpenBLAS = median(theirs)
+				r.OpenBLAS = summarise(theirs)
 				r.Ratio = r.Ours / r.OpenBLAS
 			}
 			if peak > 0 {
 				r.PeakFrac = r.Ours / (peak * float64(nt))
 			}
 			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "  %-22s ours %6.1f  openblas %6.1f\n", s.Name, r.Ours, r.OpenBLAS)
+			fmt.Fprintf(os.Stderr, "  %-22s ours %6.1f (%.2f CPUs)  openblas %6.1f\n", s.Name, r.Ours, r.CPUs, r.OpenBLAS)
 		}
 		if ob != nil {
 			ob.close()
@@ -186,17 +197,19 @@ func (o *operands) run() {
 	blas.Sgemm(o.s.TransA, o.s.TransB, o.s.M, o.s.N, o.s.K, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, o.ldc)
 }
 
-// sample runs the product repeatedly for about seconds and returns GFLOP/s.
-func (o *operands) sample(seconds float64) float64 {
+// sample runs the product repeatedly for about seconds and returns GFLOP/s
+// and the CPUs it kept busy (CPU time over wall time: below the thread
+// count when the machine did not give us the cores).
+func (o *operands) sample(seconds float64) (gflops, cpus float64) {
 	iters := 0
-	start := time.Now()
+	cpu0, start := processCPU(), time.Now()
 	var el time.Duration
 	for el.Seconds() < seconds {
 		o.run()
 		iters++
 		el = time.Since(start)
 	}
-	return o.s.Flops() * float64(iters) / el.Seconds() / 1e9
+	return o.s.Flops() * float64(iters) / el.Seconds() / 1e9, (processCPU() - cpu0).Seconds() / el.Seconds()
 }
 
 // openblas is a running timing server.
@@ -255,6 +268,9 @@ func (ob *openblas) close() {
 	ob.cmd.Wait()
 }
 
+// summarise reduces the samples of one shape: median by default.
+var summarise = median
+
 func median(x []float64) float64 {
 	x = slices.Clone(x)
 	slices.Sort(x)
@@ -264,20 +280,25 @@ func median(x []float64) float64 {
 	return (x[len(x)/2-1] + x[len(x)/2]) / 2
 }
 
-// printTable prints one row per shape, with a column group per thread count.
+// printTable prints a Markdown table: one row per shape, a column group per
+// thread count.
 func printTable(w io.Writer, results []result, counts []int, withOpenBLAS bool, peak float64) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "shape\tm\tn\tk\t"
+	head := "| shape | m | n | k |"
+	rule := "|---|---:|---:|---:|"
 	for _, nt := range counts {
-		head += fmt.Sprintf("ours %dT\t", nt)
+		head += fmt.Sprintf(" ours %dT | CPUs |", nt)
+		rule += "---:|---:|"
 		if withOpenBLAS {
-			head += fmt.Sprintf("OpenBLAS %dT\tratio\t", nt)
+			head += fmt.Sprintf(" OpenBLAS %dT | ratio |", nt)
+			rule += "---:|---:|"
 		}
 		if peak > 0 {
-			head += "of peak\t"
+			head += " of peak |"
+			rule += "---:|"
 		}
 	}
-	fmt.Fprintln(tw, head)
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
 	byShape := map[string]map[int]result{}
 	var order []sgemmshapes.Shape
 	for _, r := range results {
@@ -297,19 +318,19 @@ func printTable(w io.Writer, results []result, counts []int, withOpenBLAS bool, 
 		case s.TransB:
 			name += " (NT)"
 		}
-		line := fmt.Sprintf("%s\t%d\t%d\t%d\t", name, s.M, s.N, s.K)
+		line := fmt.Sprintf("| %s | %d | %d | %d |", name, s.M, s.N, s.K)
 		for _, nt := range counts {
 			r := byShape[s.Name][nt]
-			line += fmt.Sprintf("%.1f\t", r.Ours)
+			line += fmt.Sprintf(" %.1f | %.2f |", r.Ours, r.CPUs)
 			if withOpenBLAS {
-				line += fmt.Sprintf("%.1f\t%.2fx\t", r.OpenBLAS, r.Ratio)
+				line += fmt.Sprintf(" %.1f | %.2fx |", r.OpenBLAS, r.Ratio)
 			}
 			if peak > 0 {
-				line += fmt.Sprintf("%.0f%%\t", 100*r.PeakFrac)
+				line += fmt.Sprintf(" %.0f%% |", 100*r.PeakFrac)
 			}
 		}
-		fmt.Fprintln(tw, line)
+		fmt.Fprintln(w, line)
 	}
-	tw.Flush()
-	fmt.Fprintln(w, "GFLOP/s, medians of alternating samples; ratio = ours / OpenBLAS; peak = FMA peak x threads.")
+	fmt.Fprintln(w, "\nGFLOP/s of alternating samples (see -stat); ratio = ours / OpenBLAS; peak = FMA peak x threads;")
+	fmt.Fprintln(w, "CPUs = CPU time / wall time of our samples (less than the thread count: the machine was busy).")
 }

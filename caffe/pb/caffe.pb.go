@@ -7798,7 +7798,9 @@ type ParquetParameter struct {
 	// A binary column: an encoded image (JPEG, PNG, ...) per row, decoded as
 	// an encoded Datum is; or, when channels, height and width are known,
 	// channels*height*width raw uint8 values in Datum.data's order
-	// (channel-major, BGR for color).
+	// (channel-major, BGR for color). Or a struct of Spark's image schema
+	// (spark.read.format("image"): height, width, nChannels, mode, data),
+	// whose interleaved BGR(A) rows are read as channel planes.
 	ImageColumn *string `protobuf:"bytes,1,opt,name=image_column,json=imageColumn" json:"image_column,omitempty"`
 	// A list column (array<float> or array<double>, variable or fixed size)
 	// of channels*height*width features, as Datum.float_data.

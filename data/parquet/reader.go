@@ -2,6 +2,7 @@ package parquet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -47,6 +48,7 @@ type Reader struct {
 
 	img    data.Image
 	f32    []float32
+	chw    []byte
 	closed bool
 }
 
@@ -124,7 +126,7 @@ func (r *Reader) Read(i int, ex *data.Example) error {
 	switch {
 	case row.Encoded:
 		if err := data.DecodeImage(row.Bytes, r.s.opt.Mode, &r.img); err != nil {
-			return fmt.Errorf("%s: column %q: %w", r.Where(i), r.cur.data.name, err)
+			return r.rowErr(r.cur, i-r.cur.start, r.cur.data.name, err)
 		}
 		ex.C, ex.H, ex.W, ex.U8 = r.img.C, r.img.H, r.img.W, r.img.Pix
 	case row.Floats != nil:
@@ -157,7 +159,7 @@ func (r *Reader) ReadRow(i int, row *Row) error {
 	fi := g.fi
 	a, k := g.data.at(j)
 	if a.IsNull(k) {
-		return r.rowErr(g, j, g.data.name, "the value is null")
+		return r.rowErr(g, j, g.data.name, errors.New("the value is null"))
 	}
 	*row = Row{Label: fi.label}
 	var err error
@@ -172,6 +174,8 @@ func (r *Reader) ReadRow(i int, row *Row) error {
 			err = fmt.Errorf("%d bytes, want channels*height*width = %d*%d*%d = %d raw pixels (for encoded images, leave the shape unset)",
 				len(row.Bytes), fi.c, fi.h, fi.w, fi.c*fi.h*fi.w)
 		}
+	case sparkImage:
+		row.Bytes, row.C, row.H, row.W, err = r.sparkImageAt(a, k, fi)
 	case floats:
 		row.Floats, err = r.floatsAt(a, k)
 		switch {
@@ -182,28 +186,29 @@ func (r *Reader) ReadRow(i int, row *Row) error {
 				err = fmt.Errorf("%d values, want channels*height*width = %d*%d*%d = %d", len(row.Floats), fi.c, fi.h, fi.w, fi.c*fi.h*fi.w)
 			}
 		case len(row.Floats) == 0:
-			err = fmt.Errorf("the list is empty")
+			err = errors.New("the list is empty")
 		default:
 			row.C, row.H, row.W = len(row.Floats), 1, 1
 		}
 	}
 	if err != nil {
-		return r.rowErr(g, j, g.data.name, err.Error())
+		return r.rowErr(g, j, g.data.name, err)
 	}
 	if fi.labelField >= 0 {
 		a, k := g.label.at(j)
 		if a.IsNull(k) {
-			return r.rowErr(g, j, g.label.name, "the label is null")
+			return r.rowErr(g, j, g.label.name, errors.New("the label is null"))
 		}
 		if row.Label, err = numberAt(a, k); err != nil {
-			return r.rowErr(g, j, g.label.name, err.Error())
+			return r.rowErr(g, j, g.label.name, err)
 		}
 	}
 	return nil
 }
 
-func (r *Reader) rowErr(g *group, j int, col, msg string) error {
-	return fmt.Errorf("%s: row group %d: column %q: row %d: %s", g.fi.path, g.rg, col, j, msg)
+// rowErr names row j of group g and column col in err.
+func (r *Reader) rowErr(g *group, j int, col string, err error) error {
+	return fmt.Errorf("%s: row group %d: column %q: row %d: %w", g.fi.path, g.rg, col, j, err)
 }
 
 // next returns the block after b in the reader's order.
@@ -262,7 +267,7 @@ func (r *Reader) load(b int) (g *group, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", fi.path, err)
 		}
-		fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{PreAllocBinaryData: fi.prealloc}, memory.DefaultAllocator)
 		if err != nil {
 			pr.Close()
 			return nil, fmt.Errorf("%s: %w", fi.path, err)
@@ -331,6 +336,62 @@ func bytesAt(a arrow.Array, k int) ([]byte, error) {
 		return bytesAt(a.Dictionary(), a.GetValueIndex(k))
 	}
 	return nil, fmt.Errorf("type %s is not binary", a.DataType())
+}
+
+// sparkImageAt returns the image of element k of a struct of Spark's image
+// schema, transposed from rows of interleaved channels (H x W x C) to
+// Caffe's channel planes (C x H x W) in the reader's buffer, and its shape.
+func (r *Reader) sparkImageAt(a arrow.Array, k int, fi *fileInfo) (pix []byte, c, h, w int, err error) {
+	st, ok := a.(*array.Struct)
+	if !ok {
+		return nil, 0, 0, 0, fmt.Errorf("type %s is not a struct", a.DataType())
+	}
+	is := fi.image
+	var v [4]float64
+	for j, f := range []int{is.height, is.width, is.channels, is.mode} {
+		if f < 0 {
+			continue
+		}
+		child := st.Field(f)
+		if child.IsNull(k) {
+			return nil, 0, 0, 0, fmt.Errorf("field %s is null", st.DataType().(*arrow.StructType).Field(f).Name)
+		}
+		if v[j], err = numberAt(child, k); err != nil {
+			return nil, 0, 0, 0, err
+		}
+	}
+	h, w, c = int(v[0]), int(v[1]), int(v[2])
+	if is.mode >= 0 && v[3] != 0 && v[3] != 16 && v[3] != 24 {
+		return nil, 0, 0, 0, fmt.Errorf("mode %v is not an 8-bit OpenCV type (CV_8UC1 0, CV_8UC3 16, CV_8UC4 24)", v[3])
+	}
+	if h <= 0 || w <= 0 || (c != 1 && c != 3 && c != 4) || h > 1<<16 || w > 1<<16 {
+		return nil, 0, 0, 0, fmt.Errorf("image of height %d, width %d and %d channels", h, w, c)
+	}
+	if fi.c > 0 && (c != fi.c || h != fi.h || w != fi.w) {
+		return nil, 0, 0, 0, fmt.Errorf("image of %dx%dx%d, but the shape is set to %dx%dx%d", c, h, w, fi.c, fi.h, fi.w)
+	}
+	if st.Field(is.data).IsNull(k) {
+		return nil, 0, 0, 0, fmt.Errorf("field data is null")
+	}
+	src, err := bytesAt(st.Field(is.data), k)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if len(src) != h*w*c {
+		return nil, 0, 0, 0, fmt.Errorf("%d bytes of data for an image of height %d, width %d and %d channels", len(src), h, w, c)
+	}
+	if cap(r.chw) < len(src) {
+		r.chw = make([]byte, len(src))
+	}
+	dst := r.chw[:len(src)]
+	plane := h * w
+	for ch := 0; ch < c; ch++ {
+		out := dst[ch*plane : (ch+1)*plane]
+		for p := range out {
+			out[p] = src[p*c+ch]
+		}
+	}
+	return dst, c, h, w, nil
 }
 
 // floatsAt returns element k of a list of float or double, converted to

@@ -24,9 +24,10 @@ const ShapeKey = "sparknet.shape"
 // Options says which columns of a Parquet dataset hold an example.
 type Options struct {
 	// ImageColumn names a binary column of encoded images, or of raw
-	// C*H*W uint8 pixels when the shape is known. FloatColumn names a
-	// list column of float or double features instead. Exactly one is
-	// set; both empty means ImageColumn "image".
+	// C*H*W uint8 pixels when the shape is known, or a struct column of
+	// Spark's image schema. FloatColumn names a list column of float or
+	// double features instead. At most one is set; both empty means
+	// ImageColumn "image".
 	ImageColumn, FloatColumn string
 	// LabelColumn names an integer or floating-point column, or a Hive
 	// partition key of the folders above the files; empty reads no
@@ -78,10 +79,43 @@ func (o *Options) dataColumn() string {
 type kind int
 
 const (
-	encoded kind = iota // binary: a JPEG/PNG/... per row
-	raw                 // binary: C*H*W pixels per row
-	floats              // list<float|double>: C*H*W features per row
+	encoded    kind = iota // binary: a JPEG/PNG/... per row
+	raw                    // binary: C*H*W pixels per row
+	floats                 // list<float|double>: C*H*W features per row
+	sparkImage             // Spark's image struct: H*W*C pixels and their shape per row
 )
+
+// Spark's image schema (spark.read.format("image"), ImageSchema): a struct
+// of origin, height, width, nChannels, mode (an OpenCV type) and data, the
+// pixels row by row, channels interleaved, BGR(A).
+type imageStruct struct {
+	height, width, channels, mode, data int // child indices; mode -1 if absent
+}
+
+// imageStructOf returns the children of a struct of Spark's image schema.
+func imageStructOf(t arrow.DataType) (imageStruct, bool) {
+	st, ok := t.(*arrow.StructType)
+	if !ok {
+		return imageStruct{}, false
+	}
+	idx := func(name string) int {
+		i, ok := st.FieldIdx(name)
+		if !ok {
+			return -1
+		}
+		return i
+	}
+	is := imageStruct{height: idx("height"), width: idx("width"), channels: idx("nChannels"), mode: idx("mode"), data: idx("data")}
+	if is.height < 0 || is.width < 0 || is.channels < 0 || is.data < 0 {
+		return is, false
+	}
+	for _, i := range []int{is.height, is.width, is.channels, is.mode} {
+		if i >= 0 && !isNumber(st.Field(i).Type) {
+			return is, false
+		}
+	}
+	return is, isBinary(st.Field(is.data).Type)
+}
 
 // fileInfo is what Open learns from a file's footer.
 type fileInfo struct {
@@ -89,10 +123,15 @@ type fileInfo struct {
 	md      *metadata.FileMetaData
 	kind    kind
 	c, h, w int // raw and floats; 0 for floats without a shape
+	image   imageStruct
 
 	dataField  int // top-level field index of the data column
 	labelField int // of the label column; -1: none or constant
 	label      float64
+	// prealloc lets arrow size a binary column's buffer from the column
+	// chunk's metadata (one allocation instead of doubling), when the
+	// sizes the metadata claims are plausible.
+	prealloc bool
 }
 
 // block is one non-empty row group: records [start, start+rows).
@@ -212,14 +251,20 @@ func openFile(df dataFile, o *Options) (fi *fileInfo, err error) {
 			return nil, fmt.Errorf("%s: column %q has type %s, want a list of float or double (array<float>)", df.path, name, typ)
 		}
 		fi.kind = floats
+	} else if is, ok := imageStructOf(typ); ok {
+		fi.kind, fi.image = sparkImage, is
 	} else {
 		if !isBinary(typ) {
-			return nil, fmt.Errorf("%s: column %q has type %s, want binary (encoded or raw images)", df.path, name, typ)
+			return nil, fmt.Errorf("%s: column %q has type %s, want binary (encoded or raw images) or Spark's image struct", df.path, name, typ)
 		}
 		fi.kind = encoded
 		if c > 0 {
 			fi.kind = raw
 		}
+	}
+
+	if fi.kind == encoded || fi.kind == raw {
+		fi.prealloc = plausibleSizes(md, idx)
 	}
 
 	if name := o.LabelColumn; name != "" {
@@ -240,6 +285,33 @@ func openFile(df dataFile, o *Options) (fi *fileInfo, err error) {
 		}
 	}
 	return fi, nil
+}
+
+// plausibleSizes reports whether the column chunks of top-level field
+// field (a binary column: one leaf) claim sizes that are safe to allocate:
+// at most 256 MiB uncompressed, and at most 1024 times the compressed size.
+func plausibleSizes(md *metadata.FileMetaData, field int) bool {
+	leaf := -1
+	for i := 0; i < md.Schema.NumColumns(); i++ {
+		if md.Schema.ColumnRoot(i) == md.Schema.Root().Field(field) {
+			leaf = i
+			break
+		}
+	}
+	if leaf < 0 {
+		return false
+	}
+	for g := 0; g < md.NumRowGroups(); g++ {
+		cc, err := md.RowGroup(g).ColumnChunk(leaf)
+		if err != nil {
+			return false
+		}
+		u, c := cc.TotalUncompressedSize(), cc.TotalCompressedSize()
+		if u < 0 || c <= 0 || u > 256<<20 || u > 1024*c {
+			return false
+		}
+	}
+	return true
 }
 
 func parseShape(s string) (c, h, w int, err error) {

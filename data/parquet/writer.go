@@ -85,7 +85,13 @@ type Writer struct {
 	rows     int // in the row group being built
 	bytes    int
 	total    int
+	groups   int
 	finished bool
+}
+
+// Written counts what a Writer wrote.
+type Written struct {
+	Rows, Files, RowGroups int
 }
 
 // Create starts a dataset at dir, which must not exist.
@@ -155,8 +161,8 @@ func Create(dir string, o WriteOptions) (*Writer, error) {
 	return w, nil
 }
 
-// Len returns the number of rows written.
-func (w *Writer) Len() int { return w.total }
+// Written returns the rows, part files and row groups written so far.
+func (w *Writer) Written() Written { return Written{Rows: w.total, Files: w.part, RowGroups: w.groups} }
 
 // WriteImage adds a row with an image (encoded, or raw pixels of the
 // shape in WriteOptions).
@@ -185,7 +191,7 @@ func (w *Writer) endRow(label int32) error {
 	w.rb.Field(1).(*array.Int32Builder).Append(label)
 	w.rows++
 	w.total++
-	if w.rows >= w.o.RowGroupRows || w.bytes >= w.o.RowGroupBytes {
+	if w.rows >= w.o.RowGroupRows || w.bytes >= w.o.RowGroupBytes || w.o.FileRows > 0 && w.fileRows+w.rows >= w.o.FileRows {
 		return w.flush()
 	}
 	return nil
@@ -224,6 +230,7 @@ func (w *Writer) flush() error {
 		return fmt.Errorf("%s: %w", w.f.Name(), err)
 	}
 	w.fileRows += w.rows
+	w.groups++
 	w.rows, w.bytes = 0, 0
 	if w.o.FileRows > 0 && w.fileRows >= w.o.FileRows {
 		return w.closeFile()
@@ -235,9 +242,12 @@ func (w *Writer) closeFile() error {
 	if w.fw == nil {
 		return nil
 	}
-	err := w.fw.Close() // closes w.f too
+	err := w.fw.Close() // closes w.f too, unless it fails early
 	name := w.f.Name()
-	w.fw, w.f = nil, nil
+	if err != nil {
+		w.f.Close()
+	}
+	w.fw, w.f, w.fileRows = nil, nil, 0
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

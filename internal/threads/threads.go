@@ -1,6 +1,8 @@
 // Package threads is the process-wide pool of compute goroutines that the
 // BLAS kernels and the layers share. It is persistent: goroutines are started
-// once, and a parallel region neither spawns goroutines nor allocates.
+// once, and a parallel region neither spawns goroutines nor allocates. Idle
+// workers poll for a few tens of microseconds before they block, so that the
+// regions of a burst (the layers of a net) start without a wake-up delay.
 //
 // Work is split statically (chunk i of c always covers the same range), so a
 // computation that reduces per chunk gives the same bits on every run with the
@@ -11,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool runs parallel regions on a fixed set of goroutines. One region runs at
@@ -20,8 +23,9 @@ import (
 type Pool struct {
 	busy    sync.Mutex
 	n       int
-	workers []chan struct{}
+	workers []*worker
 	wg      sync.WaitGroup
+	pending atomic.Int32 // chunks of the current region not yet done
 
 	fn      func(chunk, lo, hi int)
 	fnRange func(lo, hi int)
@@ -34,6 +38,25 @@ var (
 	defaultPool atomic.Pointer[Pool]
 )
 
+// spinFor is how long an idle worker, and a caller waiting for the
+// workers, polls before blocking. Parallel regions tend to come in bursts
+// (the layers of a net, the blocks of a product); a polling worker starts
+// the next one in well under a microsecond, a blocked one takes tens.
+const spinFor = 50 * time.Microsecond
+
+// A worker is spinning (polling for work), assigned (given a chunk while
+// spinning) or parked (blocked on wake).
+const (
+	workerParked = iota
+	workerSpinning
+	workerAssigned
+)
+
+type worker struct {
+	state atomic.Int32
+	wake  chan struct{}
+}
+
 // NewPool returns a pool with n threads (the caller counts as one).
 func NewPool(n int) *Pool {
 	if n < 1 {
@@ -41,18 +64,51 @@ func NewPool(n int) *Pool {
 	}
 	p := &Pool{n: n}
 	for i := 1; i < n; i++ {
-		ch := make(chan struct{}, 1)
-		p.workers = append(p.workers, ch)
-		go p.loop(i, ch)
+		w := &worker{wake: make(chan struct{}, 1)}
+		w.state.Store(workerSpinning)
+		p.workers = append(p.workers, w)
+		go p.loop(i, w)
 	}
 	return p
 }
 
-func (p *Pool) loop(id int, wake chan struct{}) {
-	for range wake {
+func (p *Pool) loop(id int, w *worker) {
+	for {
+		if !w.poll() {
+			if _, ok := <-w.wake; !ok {
+				return
+			}
+		}
 		p.runChunk(id)
+		// Spinning again before the region is reported done, so that
+		// the next region's caller finds this worker polling.
+		w.state.Store(workerSpinning)
+		p.pending.Add(-1)
 		p.wg.Done()
 	}
+}
+
+// poll waits for work by polling for spinFor; it reports whether work was
+// assigned, or false once the worker is parked.
+func (w *worker) poll() bool {
+	// Only a parked worker becomes spinning here: after a chunk the loop
+	// already set spinning, and a caller may have assigned the next chunk
+	// since; storing unconditionally would lose that assignment (and hang
+	// the caller in wg.Wait).
+	w.state.CompareAndSwap(workerParked, workerSpinning)
+	start := time.Now()
+	for i := 1; ; i++ {
+		if w.state.Load() == workerAssigned {
+			return true
+		}
+		if i%64 == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	return !w.state.CompareAndSwap(workerSpinning, workerParked)
 }
 
 func (p *Pool) runChunk(id int) {
@@ -73,8 +129,8 @@ func (p *Pool) runChunk(id int) {
 // Close stops the pool's goroutines. The pool must not be used afterwards.
 func (p *Pool) Close() {
 	p.busy.Lock()
-	for _, ch := range p.workers {
-		close(ch)
+	for _, w := range p.workers {
+		close(w.wake)
 	}
 	p.workers = nil
 	p.busy.Unlock()
@@ -117,10 +173,23 @@ func (p *Pool) run(total, maxChunks int, fn func(chunk, lo, hi int), fnRange fun
 	}
 	p.fn, p.fnRange, p.total, p.chunks = fn, fnRange, total, chunks
 	p.wg.Add(chunks - 1)
-	for i := 1; i < chunks; i++ {
-		p.workers[i-1] <- struct{}{}
+	p.pending.Store(int32(chunks - 1))
+	for _, w := range p.workers[:chunks-1] {
+		if !w.state.CompareAndSwap(workerSpinning, workerAssigned) {
+			w.wake <- struct{}{} // parked (or about to be)
+		}
 	}
 	p.runChunk(0)
+	// Poll for the workers for a while before blocking.
+	start := time.Now()
+	for i := 1; p.pending.Load() != 0; i++ {
+		if i%64 == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
 	p.wg.Wait()
 	p.fn, p.fnRange = nil, nil
 	p.busy.Unlock()

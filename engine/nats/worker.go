@@ -1,0 +1,960 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	nc "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sparknet/sparknet/caffe/pb"
+	"github.com/sparknet/sparknet/parallel"
+)
+
+// WorkerConfig configures a worker process.
+type WorkerConfig struct {
+	// URL and Security reach the NATS server.
+	URL      string
+	Security Security
+	// Name identifies the worker (default host-pid); it must be unique
+	// among the server's workers.
+	Name string
+	// Threads is the number of compute threads (for the status listing;
+	// the caller sizes the pool).
+	Threads int
+	// CacheDir keeps shipped data between runs (default: the user cache
+	// directory's sparknet/worker).
+	CacheDir string
+	// MaxPartitions bounds the partitions (net replicas) kept in memory per
+	// run (0: 8).
+	MaxPartitions int
+	// Log receives the worker's messages.
+	Log io.Writer
+	// StoreEvery is how often a partition's state is stored in the object
+	// store. Zero stores it after every round (in the background, after
+	// the report): a worker's death then loses nothing and the run's
+	// result is the undisturbed one. A longer period saves that traffic
+	// (a state is the size of the model or twice it, more than a
+	// compressed delta): in between, a worker that takes a partition over
+	// asks this one for its state, and this worker's death loses up to
+	// that much of its partitions' progress (their data position and
+	// history continue from the last stored state).
+	StoreEvery time.Duration
+	// Quiet drops the per-task log lines.
+	Quiet bool
+	// Fault corrupts every delta the worker sends, for tests of the
+	// driver's validation: "nan" (a NaN weight) or "shape" (a blob one
+	// value short). Empty: none.
+	Fault string
+}
+
+// worker is a running worker process.
+type worker struct {
+	cfg     WorkerConfig
+	log     io.Writer
+	conn    *nc.Conn
+	js      jetstream.JetStream
+	workers jetstream.KeyValue
+	runs    jetstream.KeyValue
+	// slot is held while fetching and running a task: one task at a time.
+	slot chan struct{}
+
+	mu     sync.Mutex
+	info   WorkerInfo
+	active map[string]context.CancelFunc // run loops by run id
+	caches map[string]*runCache
+	// uploads tracks the run loops and the state uploads in flight, which
+	// a worker finishes before it exits.
+	uploads sync.WaitGroup
+}
+
+// runCache is what a worker keeps of a run between tasks.
+type runCache struct {
+	run    string
+	epoch  string
+	st     *store
+	spec   *runSpec
+	solver *pb.SolverParameter
+	layout parallel.Layout
+	// The last global weights fetched.
+	wName   string
+	wRound  int
+	weights []float32
+	history []float32
+	// mu guards parts against the state requests of other workers.
+	mu         sync.Mutex
+	parts      map[int]*partCache
+	useCounter int
+}
+
+// partCache is one partition's worker replica; state names the state its
+// memory holds ("" for a fresh replica that has not run, "?" after a
+// failed round: unknown). held is the encoded state after the replica's
+// last round (named heldName): other workers ask for it when the partition
+// moves to them (see serveState); stored says it is in the object store.
+type partCache struct {
+	w        *parallel.Worker
+	state    string
+	used     int
+	held     []byte
+	heldName string
+	stored   bool
+	storedAt time.Time
+	// storeMu serializes the stores of a held state.
+	storeMu sync.Mutex
+}
+
+// RunWorker serves tasks of every run on the server until ctx is done.
+func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	cfg.Name = SanitizeName(cfg.Name)
+	if cfg.MaxPartitions <= 0 {
+		cfg.MaxPartitions = 8
+	}
+	if cfg.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cfg.CacheDir = filepath.Join(dir, "sparknet", "worker")
+	}
+	switch cfg.Fault {
+	case "", "nan", "shape":
+	default:
+		return fmt.Errorf("unknown fault %q (want nan or shape)", cfg.Fault)
+	}
+	w := &worker{cfg: cfg, log: cfg.Log, slot: make(chan struct{}, 1),
+		active: map[string]context.CancelFunc{}, caches: map[string]*runCache{}}
+	if w.log == nil {
+		w.log = io.Discard
+	}
+	// A server that is not up yet (workers may start first) is waited
+	// for; refused credentials end the worker at once.
+	var conn *nc.Conn
+	var err error
+	var logged time.Time
+	for {
+		conn, err = Connect(cfg.URL, "sparknet worker "+cfg.Name, cfg.Security)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nc.ErrNoServers) {
+			return err
+		}
+		if time.Since(logged) > 30*time.Second {
+			w.logf("%v; retrying", err)
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	w.conn = conn
+	defer conn.Close()
+	if w.js, err = jetstream.New(conn); err != nil {
+		return err
+	}
+	if w.runs, w.workers, err = sharedBuckets(ctx, w.js); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	w.info = WorkerInfo{Name: cfg.Name, Host: host, PID: os.Getpid(), Threads: cfg.Threads, Started: time.Now().UTC(), LastRound: -1}
+	if err := w.register(ctx); err != nil {
+		return err
+	}
+	w.logf("worker %s connected to %s", cfg.Name, RedactURL(cfg.URL))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.heartbeat(ctx)
+	}()
+	err = w.watchRuns(ctx)
+	w.mu.Lock()
+	for _, cancel := range w.active {
+		cancel()
+	}
+	w.mu.Unlock()
+	wg.Wait()
+	// Finish the state uploads in flight: another worker may need them.
+	flushed := make(chan struct{})
+	go func() {
+		w.uploads.Wait()
+		close(flushed)
+	}()
+	select {
+	case <-flushed:
+	case <-time.After(30 * time.Second):
+		w.logf("giving up on state uploads still in flight")
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = w.workers.Delete(dctx, cfg.Name)
+	cancel()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (w *worker) logf(format string, args ...any) {
+	fmt.Fprintf(w.log, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+func (w *worker) register(ctx context.Context) error {
+	w.mu.Lock()
+	w.info.Seen = time.Now().UTC()
+	b, err := json.Marshal(w.info)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = w.workers.Put(ctx, w.cfg.Name, b)
+	return err
+}
+
+func (w *worker) heartbeat(ctx context.Context) {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := w.register(rctx); err != nil && ctx.Err() == nil {
+				w.logf("heartbeat: %v", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// watchRuns starts a task loop for every run announced in the runs bucket
+// and stops it when the run's entry goes away.
+func (w *worker) watchRuns(ctx context.Context) error {
+	for {
+		watcher, err := w.runs.WatchAll(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watching runs: %w", err)
+		}
+		for {
+			var e jetstream.KeyValueEntry
+			var ok bool
+			select {
+			case <-ctx.Done():
+				watcher.Stop()
+				return nil
+			case e, ok = <-watcher.Updates():
+			}
+			if !ok {
+				break
+			}
+			if e == nil {
+				continue // end of the initial values
+			}
+			run := e.Key()
+			switch e.Operation() {
+			case jetstream.KeyValuePut:
+				w.startRun(ctx, run, e.Value())
+			default:
+				w.stopRun(run)
+			}
+		}
+		watcher.Stop()
+		if ctx.Err() != nil {
+			return nil
+		}
+		time.Sleep(time.Second) // the watcher ended (reconnect): watch again
+	}
+}
+
+func (w *worker) startRun(ctx context.Context, run string, value []byte) {
+	if CheckRunID(run) != nil {
+		return
+	}
+	var info RunInfo
+	if err := decodeJSON(value, &info); err != nil || info.Partitions < 1 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.active[run]; ok {
+		return
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	w.active[run] = cancel
+	w.uploads.Add(1)
+	go func() {
+		defer w.uploads.Done()
+		w.serveRun(rctx, run, info.Partitions)
+	}()
+}
+
+func (w *worker) stopRun(run string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cancel, ok := w.active[run]; ok {
+		cancel()
+		delete(w.active, run)
+	}
+	delete(w.caches, run)
+}
+
+// Task polling. A worker asks first for the partitions it ran last (their
+// state is in its memory), and only after stealGrace for the others, so
+// that partitions stay with their workers while those live; a woken
+// worker that finds nothing polls again every pollEvery (for tasks
+// redelivered after a worker died, whose wake-up was long ago).
+const (
+	stealGrace = 5 * time.Millisecond
+	pollEvery  = 500 * time.Millisecond
+)
+
+// serveRun takes the run's tasks, one at a time (sharing the slot with the
+// other runs), until the run ends.
+func (w *worker) serveRun(ctx context.Context, run string, k int) {
+	defer w.stopRun(run)
+	names := runNames{run: run}
+	wake := make(chan struct{}, 1)
+	sub, err := w.conn.Subscribe(names.roundSubject(), func(*nc.Msg) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		w.logf("run %s: %v", run, err)
+		return
+	}
+	defer sub.Unsubscribe()
+	req, err := w.conn.Subscribe(names.stateRequestSubject(w.cfg.Name), func(m *nc.Msg) {
+		go w.serveState(run, m)
+	})
+	if err != nil {
+		w.logf("run %s: %v", run, err)
+		return
+	}
+	defer req.Unsubscribe()
+	cons := make([]jetstream.Consumer, k)
+	for p := range cons {
+		for {
+			cons[p], err = w.js.Consumer(ctx, names.stream(), taskConsumer(p))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return // the run is over
+			}
+			time.Sleep(200 * time.Millisecond) // the driver is still creating it
+		}
+	}
+	ackWait := cons[0].CachedInfo().Config.AckWait
+	w.logf("serving run %s (%d partitions)", run, k)
+	var recent []int // partitions run here, most recent first
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	try := func(p int) (jetstream.Msg, bool) {
+		batch, err := cons[p].FetchNoWait(1)
+		if err != nil {
+			return nil, !isGone(err)
+		}
+		for m := range batch.Messages() {
+			return m, true
+		}
+		return nil, !isGone(batch.Error())
+	}
+	for ctx.Err() == nil {
+		select {
+		case w.slot <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		var m jetstream.Msg
+		alive := true
+		for _, p := range recent {
+			if m, alive = try(p); m != nil || !alive {
+				break
+			}
+		}
+		if m == nil && alive {
+			if len(recent) > 0 {
+				time.Sleep(stealGrace)
+			}
+			for _, p := range rng.Perm(k) {
+				if m, alive = try(p); m != nil || !alive {
+					break
+				}
+			}
+		}
+		if m != nil {
+			if p := w.handle(ctx, m, ackWait); p >= 0 {
+				recent = append([]int{p}, slices.DeleteFunc(recent, func(q int) bool { return q == p })...)
+				if len(recent) > w.cfg.MaxPartitions {
+					recent = recent[:w.cfg.MaxPartitions]
+				}
+			}
+		}
+		<-w.slot
+		if !alive {
+			w.logf("run %s ended", run)
+			return
+		}
+		if m != nil {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-time.After(pollEvery):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// isGone reports whether a fetch failed because the run's stream or
+// consumer is gone (the run ended).
+func isGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// taskError is a failure that retrying elsewhere would not fix.
+type taskError struct{ err error }
+
+func (e *taskError) Error() string { return e.err.Error() }
+func (e *taskError) Unwrap() error { return e.err }
+
+// handle runs one task and returns its partition (-1 when it did not run).
+// The message is acknowledged once the result is reported, terminated after
+// a failure of the task itself (reported too), and handed back (nak) after a
+// failure of this worker's connection or store, for another try.
+func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Duration) int {
+	var t Task
+	if err := decodeJSON(m.Data(), &t); err != nil {
+		w.logf("dropping an unreadable task: %v", err)
+		_ = m.Term()
+		return -1
+	}
+	if err := t.check(); err != nil {
+		w.logf("dropping a malformed task: %v", err)
+		_ = m.Term()
+		return -1
+	}
+	delivery := uint64(1)
+	if md, err := m.Metadata(); err == nil {
+		delivery = md.NumDelivered
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if t.Deadline > 0 {
+		dl := time.UnixMilli(t.Deadline)
+		if time.Until(dl) <= 0 {
+			_ = m.Term() // the driver stopped waiting for this round
+			return -1
+		}
+		var c2 context.CancelFunc
+		tctx, c2 = context.WithDeadline(tctx, dl)
+		defer c2()
+	}
+	// Tell the server the task is alive while it runs.
+	stopProgress := make(chan struct{})
+	var pg sync.WaitGroup
+	pg.Add(1)
+	go func() {
+		defer pg.Done()
+		tk := time.NewTicker(max(ackWait/3, 100*time.Millisecond))
+		defer tk.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-tk.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	defer func() {
+		close(stopProgress)
+		pg.Wait()
+	}()
+
+	what := fmt.Sprintf("run %s round %d partition %d", t.Run, t.Round, t.Partition)
+	w.setBusy(what)
+	defer w.setBusy("")
+	if !w.cfg.Quiet {
+		w.logf("%s: started (delivery %d)", what, delivery)
+	}
+	res, upload, err := w.run(tctx, &t)
+	res.Run, res.Round, res.Partition, res.Worker, res.Delivery = t.Run, t.Round, t.Partition, w.cfg.Name, delivery
+	var te *taskError
+	switch {
+	case err == nil:
+	case tctx.Err() != nil && ctx.Err() == nil:
+		w.logf("%s: stopped at the round's deadline", what)
+		_ = m.Term()
+		return -1
+	case ctx.Err() != nil:
+		_ = m.Nak() // shutting down: another worker takes it now
+		return -1
+	case errors.As(err, &te):
+		res.Error = err.Error()
+		w.logf("%s: failed: %v", what, err)
+	default:
+		w.logf("%s: %v (handed back for another try)", what, err)
+		_ = m.NakWithDelay(time.Second)
+		return -1
+	}
+	b, _ := json.Marshal(res)
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel()
+	subject := runNames{run: t.Run}.resultSubject(t.Partition)
+	if _, err := w.js.Publish(pctx, subject, b); err != nil {
+		w.logf("%s: reporting: %v (handed back for another try)", what, err)
+		_ = m.NakWithDelay(time.Second)
+		return -1
+	}
+	if res.Error != "" {
+		_ = m.Term()
+	} else if err := m.DoubleAck(pctx); err != nil {
+		w.logf("%s: acknowledging: %v", what, err)
+	}
+	if upload != nil {
+		// Now and then the partition's state is stored, off the round's
+		// critical path, so that a worker's death loses little; in
+		// between, a worker that takes the partition over asks this one.
+		w.uploads.Add(1)
+		go func() {
+			defer w.uploads.Done()
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			upload(uctx)
+		}()
+	}
+	if !w.cfg.Quiet {
+		w.logf("%s: done (fetch %.1f ms, compute %.1f ms, store %.1f ms)%s", what, res.FetchS*1e3, res.ComputeS*1e3, res.StoreS*1e3, errSuffix(res.Error))
+	}
+	w.mu.Lock()
+	w.info.Tasks++
+	if res.Error != "" {
+		w.info.Failed++
+	}
+	w.info.LastRun, w.info.LastRound = t.Run, t.Round
+	w.info.LastFetchS, w.info.LastComputeS, w.info.LastStoreS = res.FetchS, res.ComputeS, res.StoreS
+	w.mu.Unlock()
+	return t.Partition
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " with an error"
+}
+
+func (w *worker) setBusy(s string) {
+	w.mu.Lock()
+	w.info.Busy = s
+	w.mu.Unlock()
+}
+
+// cache returns the run's cache, loading its specification (and shipped
+// data) on first use and again when the driver changed (Epoch).
+func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
+	w.mu.Lock()
+	rc := w.caches[t.Run]
+	w.mu.Unlock()
+	if rc != nil && rc.epoch == t.Epoch {
+		return rc, nil
+	}
+	names := runNames{run: t.Run}
+	obs, err := w.js.ObjectStore(ctx, names.bucket())
+	if err != nil {
+		return nil, fmt.Errorf("run %s: object store: %w", t.Run, err)
+	}
+	st := &store{obs: obs, chunk: chunkFor(w.conn)}
+	b, err := st.get(ctx, t.Spec, 0, maxSpec)
+	if err != nil {
+		return nil, err
+	}
+	spec, param, err := decodeSpec(b, t.Run)
+	if err != nil {
+		return nil, &taskError{err}
+	}
+	layout, err := parallel.NewLayout(spec.LayoutNames, spec.LayoutCounts)
+	if err != nil {
+		return nil, &taskError{fmt.Errorf("run spec: %w", err)}
+	}
+	if len(spec.Data) > 0 {
+		t0 := time.Now()
+		local, err := fetchData(ctx, st, w.cfg.CacheDir, spec.Data)
+		if err != nil {
+			return nil, err
+		}
+		if param.TrainNetParam == nil {
+			return nil, &taskError{errors.New("run spec: the solver has no inline train net")}
+		}
+		rewriteData(param.TrainNetParam, local)
+		w.logf("run %s: data ready in %s (%.1fs)", t.Run, w.cfg.CacheDir, time.Since(t0).Seconds())
+	}
+	rc = &runCache{run: t.Run, epoch: t.Epoch, st: st, spec: spec, solver: param, layout: layout, wRound: -1, parts: map[int]*partCache{}}
+	w.mu.Lock()
+	if _, ok := w.active[t.Run]; ok {
+		w.caches[t.Run] = rc
+	}
+	w.mu.Unlock()
+	return rc, nil
+}
+
+// run executes a task: it stores the delta and returns the report and the
+// function that stores the partition's state (to run after reporting).
+func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context), error) {
+	var res Result
+	t0 := time.Now()
+	rc, err := w.cache(ctx, t)
+	if err != nil {
+		return res, nil, err
+	}
+	if t.Partitions != rc.spec.Partitions {
+		return res, nil, &taskError{fmt.Errorf("task for %d partitions, the run has %d", t.Partitions, rc.spec.Partitions)}
+	}
+	codec, err := parallel.ParseCodec(t.Codec)
+	if err != nil {
+		return res, nil, &taskError{err}
+	}
+	mom, err := parallel.ParseMomentumMode(t.Momentum)
+	if err != nil {
+		return res, nil, &taskError{err}
+	}
+	// The round's global weights, once per round.
+	if rc.wName != t.Weights || rc.wRound != t.Round {
+		n := rc.layout.Len()
+		if t.WeightsSize != globalSize(t.Run, n, t.HistoryLen) {
+			return res, nil, &taskError{fmt.Errorf("the weights object of %d bytes does not fit the model's %d parameters", t.WeightsSize, n)}
+		}
+		b, err := rc.st.get(ctx, t.Weights, t.WeightsSize, 0)
+		if err != nil {
+			return res, nil, err
+		}
+		res.WeightsReadB = int64(len(b))
+		if len(rc.weights) != n {
+			rc.weights = make([]float32, n)
+		}
+		if cap(rc.history) < t.HistoryLen {
+			rc.history = make([]float32, t.HistoryLen)
+		}
+		rc.history = rc.history[:t.HistoryLen]
+		rc.wName, rc.wRound = "", -1
+		if err := decodeGlobal(b, t.Run, t.Round, t.Iter, rc.weights, rc.history); err != nil {
+			return res, nil, &taskError{err}
+		}
+		rc.wName, rc.wRound = t.Weights, t.Round
+	}
+	// The partition's replica, in the state the task names.
+	pc, err := w.partition(ctx, rc, t, &res)
+	if err != nil {
+		return res, nil, err
+	}
+	res.FetchS = time.Since(t0).Seconds()
+
+	g := parallel.Global{Weights: rc.weights}
+	if t.LoadHistory {
+		g.History = rc.history
+	}
+	spec := parallel.RoundSpec{
+		Run: t.Run, Round: t.Round, Iter: t.Iter, Steps: t.Tau, Partitions: t.Partitions,
+		Codec: codec, Momentum: mom, LoadHistory: t.LoadHistory, FaultPartition: -1,
+	}
+	if t.Fault {
+		spec.FaultPartition = t.Partition
+	}
+	rc.mu.Lock()
+	pc.state = "?" // unknown until the round completes
+	rc.mu.Unlock()
+	d, err := pc.w.RunRound(ctx, g, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, nil, err
+		}
+		return res, nil, &taskError{err}
+	}
+	res.ComputeS = d.Stats.Compute.Seconds()
+	res.Loss = d.Stats.Loss
+	t1 := time.Now()
+	delta, err := w.encodeDelta(d)
+	if err != nil {
+		return res, nil, &taskError{err}
+	}
+	state, err := pc.w.MarshalState()
+	if err != nil {
+		return res, nil, &taskError{err}
+	}
+	dname := deltaObject(t.Round, t.Partition, w.cfg.Name)
+	sname := stateObject(t.Round, t.Partition, w.cfg.Name)
+	if _, err := rc.st.put(ctx, dname, delta); err != nil {
+		return res, nil, err
+	}
+	rc.mu.Lock()
+	pc.state, pc.held, pc.heldName, pc.stored = sname, state, sname, false
+	due := w.cfg.StoreEvery <= 0 || time.Since(pc.storedAt) >= w.cfg.StoreEvery
+	rc.mu.Unlock()
+	res.Delta, res.DeltaSize = dname, int64(len(delta))
+	res.State, res.StateSize = sname, int64(len(state))
+	res.StoreS = time.Since(t1).Seconds()
+	var upload func(context.Context)
+	if due {
+		upload = func(ctx context.Context) {
+			if err := w.storeHeld(ctx, rc, t.Partition, sname); err != nil {
+				w.logf("run %s partition %d: storing its state: %v", t.Run, t.Partition, err)
+			}
+		}
+	}
+	return res, upload, nil
+}
+
+// storeHeld stores the held state name of partition p (if the replica still
+// holds it and it is not stored yet) and reports it to the driver.
+func (w *worker) storeHeld(ctx context.Context, rc *runCache, p int, name string) error {
+	rc.mu.Lock()
+	pc := rc.parts[p]
+	rc.mu.Unlock()
+	if pc == nil {
+		return errStateGone
+	}
+	pc.storeMu.Lock()
+	defer pc.storeMu.Unlock()
+	rc.mu.Lock()
+	if pc.heldName != name {
+		rc.mu.Unlock()
+		return errStateGone
+	}
+	if pc.stored {
+		rc.mu.Unlock()
+		return nil
+	}
+	held := pc.held
+	rc.mu.Unlock()
+	if _, err := rc.st.put(ctx, name, held); err != nil {
+		return err
+	}
+	rc.mu.Lock()
+	if pc.heldName == name {
+		pc.stored, pc.storedAt = true, time.Now()
+	}
+	rc.mu.Unlock()
+	sr := Result{Kind: kindStored, Run: rc.run, Partition: p, Worker: w.cfg.Name, State: name, StateSize: int64(len(held))}
+	sb, _ := json.Marshal(sr)
+	_, err := w.js.Publish(ctx, runNames{run: rc.run}.resultSubject(p), sb)
+	return err
+}
+
+// errStateGone answers a request for a state this worker no longer holds.
+var errStateGone = errors.New("the state is no longer held")
+
+// serveState answers other workers' (and the driver's) requests for a
+// partition state this worker holds: it stores it and replies "ok", or
+// replies with why not.
+func (w *worker) serveState(run string, m *nc.Msg) {
+	name := string(m.Data)
+	p, ok := statePartition(name)
+	w.mu.Lock()
+	rc := w.caches[run]
+	w.mu.Unlock()
+	if !ok || rc == nil {
+		_ = m.Respond([]byte(errStateGone.Error()))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reply := "ok"
+	if err := w.storeHeld(ctx, rc, p, name); err != nil {
+		reply = err.Error()
+	}
+	_ = m.Respond([]byte(reply))
+}
+
+// statePartition parses the partition out of a state object name.
+func statePartition(name string) (int, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 || parts[0] != "s" {
+		return 0, false
+	}
+	p, err := strconv.Atoi(parts[1])
+	return p, err == nil && p >= 0
+}
+
+// stateOwner returns the worker a state object name says made it.
+func stateOwner(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+
+// requestState makes sure the state object name exists: stored already, or
+// stored now by the worker holding it, whom it asks. It reports false when
+// neither is possible (that worker is gone).
+func requestState(ctx context.Context, conn *nc.Conn, st *store, run, name string) (bool, error) {
+	if _, err := st.obs.GetInfo(ctx, name); err == nil {
+		return true, nil
+	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return false, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	msg, err := conn.RequestWithContext(rctx, runNames{run: run}.stateRequestSubject(stateOwner(name)), []byte(name))
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, nil // no such worker any more (or it did not answer)
+	}
+	return string(msg.Data) == "ok", nil
+}
+
+// partition returns the replica of the task's partition in the state the
+// task names: the cached replica when it holds that state, else the state
+// fetched from the store (waiting for its worker to store it; if that
+// worker died first, the task's fallback state) into a cached or new
+// replica.
+func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Result) (*partCache, error) {
+	rc.mu.Lock()
+	rc.useCounter++
+	pc := rc.parts[t.Partition]
+	rc.mu.Unlock()
+	want := t.State
+	if want != "" && (pc == nil || pc.state != want) {
+		ok, err := requestState(ctx, w.conn, rc.st, t.Run, want)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			w.logf("run %s partition %d: state %s is lost with the worker that held it; continuing from %q", t.Run, t.Partition, want, t.Fallback)
+			want = t.Fallback
+		}
+	}
+	if pc != nil && pc.state == want {
+		rc.mu.Lock()
+		pc.used = rc.useCounter
+		rc.mu.Unlock()
+		return pc, nil
+	}
+	if pc == nil || want == "" {
+		// A fresh replica, built as the local engine builds its workers.
+		w.evict(rc)
+		pw, err := parallel.NewWorker(parallel.WorkerConfig{
+			Solver: rc.solver, Seed: rc.spec.Seed,
+			Partition: t.Partition, Partitions: t.Partitions,
+		})
+		if err != nil {
+			return nil, &taskError{err}
+		}
+		if !pw.Layout().SameShape(rc.layout) {
+			return nil, &taskError{fmt.Errorf("this worker's model has %d parameters in %d blobs, the driver's %d in %d",
+				pw.Layout().Len(), pw.Layout().Blobs(), rc.layout.Len(), rc.layout.Blobs())}
+		}
+		pc = &partCache{w: pw}
+		rc.mu.Lock()
+		rc.parts[t.Partition] = pc
+		rc.mu.Unlock()
+	}
+	rc.mu.Lock()
+	pc.used = rc.useCounter
+	rc.mu.Unlock()
+	if want != "" {
+		b, err := rc.st.get(ctx, want, 0, 0)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrObjectNotFound) {
+				return nil, &taskError{fmt.Errorf("the partition's state %s is gone", want)}
+			}
+			return nil, err
+		}
+		res.StateReadB = int64(len(b))
+		rc.mu.Lock()
+		pc.state = "?"
+		rc.mu.Unlock()
+		if err := pc.w.UnmarshalState(b); err != nil {
+			return nil, &taskError{err}
+		}
+		rc.mu.Lock()
+		pc.state = want
+		rc.mu.Unlock()
+	}
+	return pc, nil
+}
+
+// evict drops the least recently used replicas beyond the limit, making
+// room for one more.
+func (w *worker) evict(rc *runCache) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for len(rc.parts) >= w.cfg.MaxPartitions {
+		var keys []int
+		for p := range rc.parts {
+			keys = append(keys, p)
+		}
+		sort.Slice(keys, func(i, j int) bool { return rc.parts[keys[i]].used < rc.parts[keys[j]].used })
+		delete(rc.parts, keys[0])
+	}
+}
+
+// encodeDelta marshals a delta, corrupting it first when the worker was
+// told to (Fault). The corruption works on copies: the delta aliases the
+// replica's parameters.
+func (w *worker) encodeDelta(d *parallel.Delta) ([]byte, error) {
+	switch w.cfg.Fault {
+	case "nan":
+		c := *d
+		switch {
+		case c.Weights != nil:
+			c.Weights = append([][]float32(nil), d.Weights...)
+			c.Weights[0] = append([]float32(nil), d.Weights[0]...)
+			c.Weights[0][0] = float32(math.NaN())
+		case c.Half != nil:
+			c.Half = append([]uint16(nil), d.Half...)
+			c.Half[0] = 0x7e00
+		case c.Int8 != nil:
+			c.Scales = append([]float32(nil), d.Scales...)
+			c.Scales[0] = float32(math.NaN())
+		}
+		return c.MarshalBinary()
+	case "shape":
+		c := *d
+		c.Counts = append([]int(nil), d.Counts...)
+		last := len(c.Counts) - 1
+		c.Counts[last]--
+		switch {
+		case c.Weights != nil:
+			c.Weights = append([][]float32(nil), d.Weights...)
+			c.Weights[last] = c.Weights[last][:len(c.Weights[last])-1]
+		case c.Half != nil:
+			c.Half = c.Half[:len(c.Half)-1]
+		case c.Int8 != nil:
+			c.Int8 = c.Int8[:len(c.Int8)-1]
+		}
+		return c.MarshalBinary()
+	}
+	return d.MarshalBinary()
+}
+
+// marshalProto encodes a message deterministically.
+func marshalProto(m proto.Message) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
