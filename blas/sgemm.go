@@ -111,9 +111,16 @@ type gemmWork struct {
 	i0, rows int
 	packed   []float32
 
+	// When sharedB is set (threads split the rows), packed holds k blocks
+	// [q0, q1) of op(B), packed once for all threads: block q is npanels
+	// panels of kc x nr floats at offset npanels*nr*(q-q0)*kcb. compute
+	// works on k blocks [q0, q1) in either case.
+	sharedB bool
+	q0, q1  int
+
 	threads []threadWork // per-thread buffers
 
-	packAFn, colsFn, rowsFn func(chunk, lo, hi int)
+	packAFn, packBFn, colsFn, rowsFn func(chunk, lo, hi int)
 }
 
 type threadWork struct {
@@ -136,7 +143,7 @@ func getWork() *gemmWork {
 		return w
 	}
 	w := &gemmWork{}
-	w.packAFn, w.colsFn, w.rowsFn = w.packAItems, w.colsChunk, w.rowsChunk
+	w.packAFn, w.packBFn, w.colsFn, w.rowsFn = w.packAItems, w.packBItems, w.colsChunk, w.rowsChunk
 	return w
 }
 
@@ -183,6 +190,7 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 	w.nkb = (k + im.kc - 1) / im.kc
 	w.kcb = (k + w.nkb - 1) / w.nkb
 	w.npanels = (n + im.nr - 1) / im.nr
+	w.sharedA, w.sharedB, w.q0, w.q1 = false, false, 0, w.nkb
 
 	pool := threads.Default()
 	nt := pool.Threads()
@@ -201,8 +209,18 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 		rowEff = 0
 	}
 	if nt > 1 && colEff < rowEff && colEff < 0.9 {
-		w.sharedA, w.inPlaceA = false, inPlaceA(transA, lda)
-		pool.Run(m, nt, w.rowsFn)
+		// Pack op(B) once for all threads (all of it is needed by each),
+		// a slab of k blocks at a time.
+		w.inPlaceA, w.sharedB = inPlaceA(transA, lda), true
+		w.i0, w.rows = 0, m
+		npad := w.npanels * im.nr
+		slab := max(1, maxPacked/(w.kcb*npad))
+		w.packed = grow(w.packed, min(slab, w.nkb)*w.kcb*npad)
+		for q0 := 0; q0 < w.nkb; q0 += slab {
+			w.q0, w.q1 = q0, min(w.nkb, q0+slab)
+			pool.Run((w.q1-w.q0)*w.npanels, nt, w.packBFn)
+			pool.Run(m, nt, w.rowsFn)
+		}
 		return
 	}
 
@@ -244,6 +262,18 @@ func (w *gemmWork) packAItems(_, lo, hi int) {
 		r0 := g * 64
 		h := min(64, w.rows-r0)
 		w.im.packA(w.packed[w.rows*p0+r0*kc:], w.a, w.lda, w.transA, w.i0+r0, h, p0, kc)
+	}
+}
+
+// packBItems packs items [lo, hi) of the shared B slab: item = (k block -
+// q0) * npanels + panel.
+func (w *gemmWork) packBItems(_, lo, hi int) {
+	nr := w.im.nr
+	for it := lo; it < hi; it++ {
+		q, jp := w.q0+it/w.npanels, it%w.npanels
+		p0, kc := w.kBlock(q)
+		j0 := jp * nr
+		w.packBlock(w.packed[w.npanels*nr*(q-w.q0)*w.kcb+jp*kc*nr:], p0, kc, j0, min(nr, w.n-j0))
 	}
 }
 
@@ -296,7 +326,9 @@ func (w *gemmWork) compute(tw *threadWork, i0, rows, jlo, jhi int) {
 	// The buffers grow to the largest need seen (a chunk may be larger
 	// than planned when the pool is busy and runs everything on the
 	// caller), then stay.
-	tw.b = grow(tw.b, w.kcb*min(im.nc, (jhi-jlo)*nr))
+	if !w.sharedB {
+		tw.b = grow(tw.b, w.kcb*min(im.nc, (jhi-jlo)*nr))
+	}
 	tw.tmp = grow(tw.tmp, im.mr*nr)
 	if !w.sharedA && !w.inPlaceA {
 		tw.a = grow(tw.a, rows*w.kcb)
@@ -304,7 +336,7 @@ func (w *gemmWork) compute(tw *threadWork, i0, rows, jlo, jhi int) {
 	for jp := jlo; jp < jhi; jp += ncp {
 		j0 := jp * nr
 		cols := min(min(jhi, jp+ncp)*nr, w.n) - j0
-		for q := 0; q < w.nkb; q++ {
+		for q := w.q0; q < w.q1; q++ {
 			p0, kc := w.kBlock(q)
 			// The A block: rows of kc floats, as apart.
 			ablock, as := tw.a, kc
@@ -320,26 +352,25 @@ func (w *gemmWork) compute(tw *threadWork, i0, rows, jlo, jhi int) {
 			if q > 0 {
 				beta = 1
 			}
-			// Prefetch the next block of B while this one is multiplied.
-			if q+1 < w.nkb {
-				pn, kn := w.kBlock(q + 1)
-				w.prefetchNext(tw, pn, kn, j0, cols)
-			} else {
-				jn := j0 + ncp*nr
-				w.prefetchNext(tw, 0, min(w.kcb, w.k), jn, min(min(jhi*nr, w.n), jn+ncp*nr)-jn)
-			}
+			bblock := tw.b
 			first := 0
-			if mode == bFused {
+			switch {
+			case w.sharedB:
+				bblock = w.packed[w.npanels*nr*(q-w.q0)*w.kcb+jp*kc*nr:]
+				tw.pf = prefetchRegion{}
+			case mode == bFused:
+				w.prefetchNextBlock(tw, q, jp, jhi)
 				w.firstPanel(tw, kc, ablock, as, p0, i0, rows/np, j0, cols, np == 1, beta)
 				first = 1
-			} else {
+			default:
+				w.prefetchNextBlock(tw, q, jp, jhi)
 				w.packBlock(tw.b, p0, kc, j0, cols)
 			}
 			for i := first; i < np; i++ {
 				r0 := i * rows / np
 				h := (i+1)*rows/np - r0
 				for j := 0; j < cols; j += nr {
-					w.tile(tw, kc, ablock[r0*as:], as, tw.b[j*kc:], i0+r0, h, j0+j, min(nr, cols-j), beta)
+					w.tile(tw, kc, ablock[r0*as:], as, bblock[j*kc:], i0+r0, h, j0+j, min(nr, cols-j), beta)
 				}
 			}
 		}
@@ -397,6 +428,20 @@ func (r *prefetchRegion) next(kc, nr int, fallback *float32) (*float32, int) {
 		r.row, r.chunk = 0, r.chunk+1
 	}
 	return p, 4 * r.ld
+}
+
+// prefetchNextBlock sets the prefetch region to the block of B that compute
+// takes after k block q of the column block at panel jp (of jhi).
+func (w *gemmWork) prefetchNextBlock(tw *threadWork, q, jp, jhi int) {
+	nr, ncp := w.im.nr, w.im.nc/w.im.nr
+	if q+1 < w.q1 {
+		p0, kc := w.kBlock(q + 1)
+		w.prefetchNext(tw, p0, kc, jp*nr, min(min(jhi, jp+ncp)*nr, w.n)-jp*nr)
+		return
+	}
+	jn := jp + ncp
+	p0, kc := w.kBlock(w.q0)
+	w.prefetchNext(tw, p0, kc, jn*nr, min(min(jhi, jn+ncp)*nr, w.n)-jn*nr)
 }
 
 // prefetchNext sets the prefetch region to the stored B elements of the

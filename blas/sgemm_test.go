@@ -230,15 +230,17 @@ func TestSgemmShapes(t *testing.T) {
 	}
 }
 
-// TestSgemmSlabs shrinks the packed-operand limit so both thread splits run
-// over several slabs.
+// TestSgemmSlabs shrinks the limit on shared packed operands so that both
+// thread splits run over several slabs.
 func TestSgemmSlabs(t *testing.T) {
 	old := maxPacked
 	maxPacked = 3000
 	defer func() { maxPacked = old }()
 	rng := rand.New(rand.NewPCG(7, 8))
 	withThreads(2, func() {
-		for _, s := range [][3]int{{300, 70, 40}, {270, 20, 100}} {
+		// Tall (op(A) shared, in slabs of rows) and narrow (op(B) shared, in
+		// slabs of k blocks).
+		for _, s := range [][3]int{{300, 70, 40}, {270, 20, 100}, {40, 9, 1100}, {30, 70, 900}} {
 			for tr := 0; tr < 4; tr++ {
 				g := newCase(rng, tr&1 != 0, tr&2 != 0, s[0], s[1], s[2], 1, 0.5, 2, true)
 				g.checkAll(t, true)

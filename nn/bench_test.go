@@ -11,7 +11,7 @@ import (
 // benchNet times forward+backward (a training iteration without the
 // solver update) of one of the shared benchmark nets, as `caffe time` does.
 func benchNet(b *testing.B, file string) {
-	np, err := caffe.LoadNet(filepath.Join("../../shared/bench/prototxt", file))
+	np, err := caffe.LoadNet(filepath.Join("../bench/prototxt", file))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	fixtures     = "../../shared/fixtures/caffe"
+	fixtures     = "../testdata/caffe"
 	fashionMNIST = "/usr/share/datasets/fashion-mnist"
 )
 

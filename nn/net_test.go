@@ -490,7 +490,7 @@ func TestShareTrainedLayersWith(t *testing.T) {
 // nothing.
 func TestZeroAllocs(t *testing.T) {
 	for _, file := range []string{"lenet_b64_time.prototxt", "cifar10_quick_b100_time.prototxt"} {
-		np, err := caffe.LoadNet(filepath.Join("../../shared/bench/prototxt", file))
+		np, err := caffe.LoadNet(filepath.Join("../bench/prototxt", file))
 		if err != nil {
 			t.Fatal(err)
 		}

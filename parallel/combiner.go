@@ -150,11 +150,10 @@ func (c *Combiner) AddNoCopy(d *Delta) error {
 			return err
 		}
 		c.weights.Add(0, c.scratch)
-		hist := d.History
-		d2 := *d
-		d2.Weights, d2.Half, d2.Int8 = nil, nil, nil
-		d2.History = hist
-		c.held = append(c.held, &d2)
+		// Only its history (if any) waits for Finish.
+		rest := *d
+		rest.Weights, rest.Half, rest.Int8 = nil, nil, nil
+		c.held = append(c.held, &rest)
 	} else {
 		c.held = append(c.held, d)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/sparknet/sparknet/data"
 )
 
-const fixtureDir = "../../shared/fixtures/caffe/lenet-fashion"
+const fixtureDir = "../testdata/caffe/lenet-fashion"
 
 // lenetSolver returns the reference LeNet solver with its Data layers
 // replaced by TestSeq layers named "train" and "test", and snapshots in dir.

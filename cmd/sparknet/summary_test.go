@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const referenceNets = "../../../shared/fixtures/caffe/reference-nets"
+const referenceNets = "../../testdata/caffe/reference-nets"
 
 // runSummaryArgs runs `sparknet summary` with all its flags given (the flag
 // variables are shared between runs) and returns its output.

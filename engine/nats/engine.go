@@ -290,7 +290,6 @@ type roundRecord struct {
 	StateBytes     int64   `json:"state_read_bytes"`
 }
 
-
 // sharedBuckets opens (creating when missing) the runs and workers buckets.
 func sharedBuckets(ctx context.Context, js jetstream.JetStream) (runs, workers jetstream.KeyValue, err error) {
 	mk := func(name, desc string) (jetstream.KeyValue, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"unsafe"
 )
 
 // The global weights of a round travel as one object, exact float32:
@@ -48,11 +49,30 @@ func putFloats(b []byte, v []float32) []byte {
 	n := len(b)
 	b = b[:n+4*len(v)]
 	out := b[n:]
+	if littleEndian && len(v) > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
+		return b
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
 	return b
 }
+
+// getFloats decodes little-endian float32 values from p into v.
+func getFloats(v []float32, p []byte) {
+	if littleEndian && len(v) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)), p)
+		return
+	}
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
+	}
+}
+
+// littleEndian reports whether float32 values are stored as the wire
+// format has them, so they can be copied as bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // decodeGlobal checks an encoded global state against what the task says
 // (run, round, iteration, sizes) and decodes it into weights and history,
@@ -80,12 +100,7 @@ func decodeGlobal(b []byte, run string, round, iter int, weights, history []floa
 			gotRound, gotIter, nw, nh, round, iter, len(weights), len(history))
 	}
 	p := body[globalHeader+rl:]
-	for i := range weights {
-		weights[i] = math.Float32frombits(le.Uint32(p[4*i:]))
-	}
-	p = p[4*len(weights):]
-	for i := range history {
-		history[i] = math.Float32frombits(le.Uint32(p[4*i:]))
-	}
+	getFloats(weights, p)
+	getFloats(history, p[4*len(weights):])
 	return nil
 }

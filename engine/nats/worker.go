@@ -337,11 +337,25 @@ const (
 func (w *worker) serveRun(ctx context.Context, run string, k int) {
 	defer w.stopRun(run)
 	names := runNames{run: run}
-	wake := make(chan struct{}, 1)
-	sub, err := w.conn.Subscribe(names.roundSubject(), func(*nc.Msg) {
+	wake := make(chan int, 1)
+	sub, err := w.conn.Subscribe(names.roundSubject(), func(m *nc.Msg) {
+		r, err := strconv.Atoi(string(m.Data))
+		if err != nil {
+			return
+		}
 		select {
-		case wake <- struct{}{}:
+		case wake <- r:
 		default:
+			// A wake-up is pending: keep the newer round.
+			select {
+			case old := <-wake:
+				r = max(r, old)
+			default:
+			}
+			select {
+			case wake <- r:
+			default:
+			}
 		}
 	})
 	if err != nil {
@@ -387,6 +401,20 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 		}
 		return nil, !isGone(batch.Error())
 	}
+	// roundOf peeks at a task's round.
+	roundOf := func(m jetstream.Msg) int {
+		var t struct {
+			Round int `json:"round"`
+		}
+		if decodeJSON(m.Data(), &t) != nil {
+			return -1
+		}
+		return t.Round
+	}
+	// lastRound is the newest round this worker heard of (wake-ups and
+	// tasks); afterTask says the sweep follows a task rather than a
+	// wake-up or a poll.
+	lastRound, afterTask := -1, false
 	for ctx.Err() == nil {
 		select {
 		case w.slot <- struct{}{}:
@@ -409,8 +437,16 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 					break
 				}
 			}
+			// Right after a task, another partition's task of a newer
+			// round is one whose wake-up has not reached this worker: its
+			// own worker (which holds its state) gets it back.
+			if m != nil && afterTask && lastRound >= 0 && roundOf(m) > lastRound {
+				_ = m.Nak()
+				m = nil
+			}
 		}
 		if m != nil {
+			lastRound = max(lastRound, roundOf(m))
 			if p := w.handle(ctx, m, ackWait); p >= 0 {
 				recent = append([]int{p}, slices.DeleteFunc(recent, func(q int) bool { return q == p })...)
 				if len(recent) > w.cfg.MaxPartitions {
@@ -423,11 +459,12 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 			w.logf("run %s ended", run)
 			return
 		}
-		if m != nil {
+		if afterTask = m != nil; afterTask {
 			continue
 		}
 		select {
-		case <-wake:
+		case r := <-wake:
+			lastRound = max(lastRound, r)
 		case <-time.After(pollEvery):
 		case <-ctx.Done():
 		}
@@ -536,9 +573,11 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 		_ = m.NakWithDelay(time.Second)
 		return -1
 	}
+	// The report is stored: the task is done. (A lost acknowledgement only
+	// means a redelivery, whose duplicate result the driver ignores.)
 	if res.Error != "" {
 		_ = m.Term()
-	} else if err := m.DoubleAck(pctx); err != nil {
+	} else if err := m.Ack(); err != nil {
 		w.logf("%s: acknowledging: %v", what, err)
 	}
 	if upload != nil {

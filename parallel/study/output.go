@@ -116,7 +116,13 @@ func (r *Results) Figures() ([]report.NamedFigure, error) {
 				for c, tau := range r.Config.Taus {
 					row[c] = math.NaN()
 					if run := r.Find(k, tau, outer); run != nil {
-						row[c] = r.Speedup(run, s)
+						// Six digits, as printed: sums of times in another
+						// order differ in the last bits, which should not
+						// make equal speedups look different (nor give
+						// the color scale a range of a few ulps).
+						if v := r.Speedup(run, s); !math.IsNaN(v) {
+							row[c], _ = strconv.ParseFloat(ftoa(v), 64)
+						}
 					}
 				}
 				g.Values = append(g.Values, row)
