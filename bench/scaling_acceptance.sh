@@ -52,7 +52,7 @@ last_accuracy() {
 # first_hit METRICS TARGET: "iter wall_s accuracy" of the first test >= TARGET.
 first_hit() {
 	awk -v t="$2" -F'[:,}]' '/"accuracy"/ {
-		for (i = 1; i < NF; i++) { if ($i == "\"iter\"") it = $(i+1); if ($i == "\"wall_s\"") w = $(i+1); if ($i == "\"accuracy\"") a = $(i+1) }
+		for (i = 1; i < NF; i++) { if ($i ~ /"iter"$/) it = $(i+1); if ($i == "\"wall_s\"") w = $(i+1); if ($i == "\"accuracy\"") a = $(i+1) }
 		if (a + 0 >= t + 0) { print it, w, a; exit } }' "$1"
 }
 

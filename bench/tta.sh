@@ -1,7 +1,7 @@
 #!/bin/sh
 # Time to accuracy: LeNet on Fashion-MNIST with Caffe's lenet_solver settings
 # (examples/lenet), sparknet against PyTorch in its best 2-core configuration
-# (shared/bench/torch_tta.py, or bench/torch_tta.py), in one run. Then the
+# (bench/peers/torch_tta.py), in one run. Then the
 # acceptance checks of the training issue:
 #   - sparknet reaches >= 0.89 test accuracy (tested every 500 iterations);
 #   - a run stopped at iteration 5000 and resumed from its snapshot reproduces
@@ -62,8 +62,7 @@ echo "sparknet: $ours"
 
 if [ -z "${SKIP_TORCH:-}" ]; then
 	echo "== PyTorch: torch_tta.py 2 1 (OPENBLAS_NUM_THREADS=1)"
-	tta=bench/torch_tta.py
-	[ -f "$tta" ] || tta=../shared/bench/torch_tta.py
+	tta=bench/peers/torch_tta.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$tta" 2 1 >"$out/torch.jsonl"
 	torch=$(/usr/bin/python3 - "$out/torch.jsonl" <<'EOF'
 import json, sys
@@ -110,7 +109,7 @@ fi
 
 echo "== Caffe's reference weights through 'sparknet test'"
 bin/sparknet test -model examples/lenet/lenet_train_test.prototxt \
-	-weights ../shared/fixtures/caffe/lenet-fashion/lenet_fmnist_iter_10000.caffemodel \
+	-weights testdata/caffe/lenet-fashion/lenet_fmnist_iter_10000.caffemodel \
 	-iterations 100 -threads "$threads" 2>"$out/test.log" | tee "$out/test.txt"
 grep -q '^accuracy = 0.8951$' "$out/test.txt" && echo "fixture: accuracy 0.8951 as Caffe's" ||
 	{ echo "fixture: accuracy differs from Caffe's 0.8951"; exit 1; }

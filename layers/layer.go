@@ -158,13 +158,37 @@ func Types() []string {
 	return names
 }
 
-// New builds the layer described by p. An unknown type is an error that
-// lists the supported types.
+// unimplemented lists the layer types of BVLC Caffe that sparknet does not
+// provide, with the reason, so that a net using one gets a precise error
+// rather than the "unknown type" one meant for typos.
+var unimplemented = map[string]string{
+	"BatchReindex": "Caffe's BatchReindex layer is not implemented",
+	"Filter":       "Caffe's Filter layer is not implemented",
+	"HDF5Output":   "Caffe's HDF5Output layer is not implemented",
+	"Im2col":       "Caffe's Im2col layer is not implemented",
+	"LSTM":         "Caffe's recurrent layers (LSTM, LSTMUnit, RNN) are not implemented",
+	"LSTMUnit":     "Caffe's recurrent layers (LSTM, LSTMUnit, RNN) are not implemented",
+	"RNN":          "Caffe's recurrent layers (LSTM, LSTMUnit, RNN) are not implemented",
+	"SPP":          "Caffe's SPP (spatial pyramid pooling) layer is not implemented",
+	"WindowData":   "Caffe's WindowData layer is not implemented",
+}
+
+// New builds the layer described by p. A type of BVLC Caffe that sparknet
+// does not implement (Python layers among them) is an error that says so;
+// any other unknown type is an error that lists the supported types.
 func New(p *pb.LayerParameter, ctx *Context) (Layer, error) {
 	registryMu.RLock()
 	c, ok := registry[p.GetType()]
 	registryMu.RUnlock()
 	if !ok {
+		if p.GetType() == "Python" {
+			pp := p.GetPythonParam()
+			return nil, fmt.Errorf("layer %q: Python layers are not supported (python_param module %q, layer %q): sparknet runs no Python code; replace the layer with built-in layers",
+				p.GetName(), pp.GetModule(), pp.GetLayer())
+		}
+		if why, known := unimplemented[p.GetType()]; known {
+			return nil, fmt.Errorf("layer %q: type %q is not supported: %s", p.GetName(), p.GetType(), why)
+		}
 		return nil, fmt.Errorf("layer %q: unknown layer type %q (supported: %s)", p.GetName(), p.GetType(), strings.Join(Types(), ", "))
 	}
 	l, err := c(p, ctx)

@@ -354,6 +354,15 @@ func TestBuildErrors(t *testing.T) {
 		`produced by multiple sources`: `layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 } } }
 			layer { name: "in2" type: "Input" top: "x" input_param { shape { dim: 1 } } }`,
 		`unknown layer type "Nope"`: `layer { name: "n" type: "Nope" }`,
+		`layer "loss": Python layers are not supported (python_param module "pyloss", layer "EuclideanLossLayer")`: `
+			layer { name: "x" type: "DummyData" top: "x" dummy_data_param { shape { dim: 2 dim: 3 } } }
+			layer { name: "loss" type: "Python" bottom: "x" top: "loss" loss_weight: 1
+			  python_param { module: "pyloss" layer: "EuclideanLossLayer" } }`,
+		`layer "lstm": type "LSTM" is not supported`: `layer { name: "lstm" type: "LSTM" }`,
+		`layer "slice"`: `layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 4 dim: 1 dim: 3 dim: 3 } } }
+			layer { name: "slice" type: "Slice" bottom: "x" top: "a" top: "b" slice_param { slice_dim: 1 slice_point: 1 } }`,
+		`layer "sum"`: `layer { name: "in" type: "Input" top: "x" top: "y" input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 4 } } }
+			layer { name: "sum" type: "Eltwise" bottom: "x" bottom: "y" top: "z" }`,
 		`layer "r"`: `layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 } } }
 			layer { name: "r" type: "ReLU" bottom: "x" bottom: "x" top: "y" }`,
 		`propagate_down`: `layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 } } }

@@ -24,6 +24,11 @@ type WorkerStats struct {
 	// Compute is the time of the iterations alone; Total the whole round on
 	// the worker (loading the weights, iterating, encoding the result).
 	Compute, Total time.Duration
+	// CPU is the CPU time of the iterations on the worker's own OS thread
+	// (Linux; 0 elsewhere): all of their compute when the compute pool has
+	// one thread, and unlike Compute not inflated by other processes
+	// taking turns on the CPU.
+	CPU time.Duration
 }
 
 // Delta is what a worker sends back after a round: its result (weights or
@@ -65,7 +70,7 @@ const (
 	deltaMagic   = "SNDL"
 	deltaVersion = 1
 	// deltaHeader is the size of the fixed part of the header.
-	deltaHeader = 4 + 2 + 1 + 1 + 8 + 8 + 4*5 + 4*3 + 8*2 + 2
+	deltaHeader = 4 + 2 + 1 + 1 + 8 + 8 + 4*5 + 4*3 + 8*3 + 2
 	// maxRunID is the longest run id a delta carries.
 	maxRunID = 1024
 )
@@ -135,6 +140,7 @@ func (d *Delta) AppendBinary(b []byte) ([]byte, error) {
 	b = le.AppendUint32(b, math.Float32bits(d.Stats.LR))
 	b = le.AppendUint64(b, uint64(d.Stats.Compute))
 	b = le.AppendUint64(b, uint64(d.Stats.Total))
+	b = le.AppendUint64(b, uint64(d.Stats.CPU))
 	b = le.AppendUint16(b, uint16(len(d.Run)))
 	b = append(b, d.Run...)
 	for _, c := range d.Counts {
@@ -322,6 +328,7 @@ func Decode(b []byte, e Expect) (*Delta, error) {
 	d.Stats.LR = math.Float32frombits(r.u32())
 	d.Stats.Compute = time.Duration(r.u64())
 	d.Stats.Total = time.Duration(r.u64())
+	d.Stats.CPU = time.Duration(r.u64())
 	d.Run = string(r.bytes(int(r.u16())))
 	switch {
 	case d.Run != e.Run:

@@ -202,6 +202,31 @@ const notFinite = 0x7f800000
 // meanRange averages elements [lo, hi); it reports whether they were all
 // finite.
 func meanRange(dst []float32, xs [][]float32, lo, hi int) bool {
+	if !meanAsm || hi-lo < 8 {
+		return meanRangeGo(dst, xs, lo, hi)
+	}
+	// The AVX2 kernel does blocks of 8 with the same arithmetic; a block
+	// it stops at (a wide spread, a zero beside larger values, a NaN) and
+	// the tail are done here.
+	ptrs := make([]*float32, len(xs))
+	spread := maxSpread(len(xs))
+	finite := true
+	for pos := lo; pos < hi; {
+		for i, x := range xs {
+			ptrs[i] = &x[pos]
+		}
+		pos += meanAVX2(&dst[pos], &ptrs[0], len(xs), hi-pos, float64(len(xs)), spread)
+		end := min(pos+8, hi)
+		if pos < end {
+			finite = meanRangeGo(dst, xs, pos, end) && finite
+		}
+		pos = end
+	}
+	return finite
+}
+
+// meanRangeGo is meanRange in Go.
+func meanRangeGo(dst []float32, xs [][]float32, lo, hi int) bool {
 	spread := maxSpread(len(xs))
 	q := float64(len(xs))
 	d := dst[lo:hi]

@@ -53,7 +53,21 @@ func bigMean(xs [][]float32, j int) float32 {
 	return float32(f)
 }
 
-func TestMeanIsExactAndOrderIndependent(t *testing.T) {
+// withAndWithoutAsm runs f with the assembly kernels and without.
+func withAndWithoutAsm(t *testing.T, f func(t *testing.T)) {
+	t.Run("go", func(t *testing.T) {
+		defer func(v bool) { meanAsm = v }(meanAsm)
+		meanAsm = false
+		f(t)
+	})
+	if meanAsm {
+		t.Run("asm", f)
+	}
+}
+
+func TestMeanIsExactAndOrderIndependent(t *testing.T) { withAndWithoutAsm(t, testMeanExact) }
+
+func testMeanExact(t *testing.T) {
 	for _, k := range []int{1, 2, 3, 4, 5, 8} {
 		xs := adversarial(k, 3000, uint64(k))
 		want := make([]float32, 3000)
@@ -94,7 +108,9 @@ func column(xs [][]float32, j int) []float32 {
 	return c
 }
 
-func TestMeanKnownValues(t *testing.T) {
+func TestMeanKnownValues(t *testing.T) { withAndWithoutAsm(t, testMeanKnown) }
+
+func testMeanKnown(t *testing.T) {
 	// 1e8 + 1 - 1e8 is 1 exactly; a float32 sum gives 0.
 	xs := [][]float32{{1e8, 3}, {1, 5}, {-1e8, 7}}
 	got := make([]float32, 2)
@@ -122,6 +138,56 @@ func TestMaxSpread(t *testing.T) {
 	for k, want := range map[int]uint32{1: 29, 2: 28, 3: 27, 4: 27, 5: 26, 8: 26, 9: 25} {
 		if got := maxSpread(k); got != want {
 			t.Errorf("maxSpread(%d) = %d, want %d", k, got, want)
+		}
+	}
+}
+
+// TestMeanFastPathsAgree compares the assembly kernel with the Go code on
+// data that takes the fast path (weights of similar magnitudes), with a few
+// elements that do not (zeros, tiny values, NaN), at every length around
+// the kernel's block size.
+func TestMeanFastPathsAgree(t *testing.T) {
+	if !meanAsm {
+		t.Skip("no assembly kernel on this platform")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 2, 3, 4, 7, 16} {
+		for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 64, 1000} {
+			xs := make([][]float32, k)
+			for i := range xs {
+				xs[i] = make([]float32, n)
+				for j := range xs[i] {
+					xs[i][j] = float32(r.NormFloat64()*0.1 + float64(j%7))
+				}
+			}
+			if n > 20 {
+				xs[0][3] = 0
+				xs[k-1][11] = 1e-30
+			}
+			got := make([]float32, n)
+			want := make([]float32, n)
+			okGot := MeanOf(got, xs)
+			meanAsm = false
+			okWant := MeanOf(want, xs)
+			meanAsm = true
+			if okGot != okWant || !okGot {
+				t.Fatalf("K=%d n=%d: finite %v (asm) %v (go)", k, n, okGot, okWant)
+			}
+			for j := range want {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("K=%d n=%d: element %d: asm %v, go %v", k, n, j, got[j], want[j])
+				}
+			}
+			if n > 20 {
+				xs[k/2][17] = float32(math.Inf(1))
+				if MeanOf(got, xs) {
+					t.Fatalf("K=%d n=%d: an infinity passed the finite check", k, n)
+				}
+				xs[k/2][17] = float32(math.NaN())
+				if MeanOf(got, xs) {
+					t.Fatalf("K=%d n=%d: a NaN passed the finite check", k, n)
+				}
+			}
 		}
 	}
 }

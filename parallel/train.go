@@ -94,8 +94,9 @@ type RoundReport struct {
 	// round's last iteration.
 	Loss, Smoothed, LR float32
 	// MaxCompute is the slowest combined worker's compute time;
-	// MaxWorker its whole round on the worker.
-	MaxCompute, MaxWorker time.Duration
+	// MaxWorker its whole round on the worker; MaxCPU the largest CPU time
+	// of a combined worker's iterations (see WorkerStats.CPU).
+	MaxCompute, MaxWorker, MaxCPU time.Duration
 	// Elapsed is the round's wall time on the driver (broadcast, workers,
 	// combine, outer step), without modelled communication; Comm the
 	// modelled communication time.
@@ -593,6 +594,7 @@ func (t *trainer) runRound(ctx context.Context) (RoundReport, error) {
 		}
 		rep.MaxCompute = max(rep.MaxCompute, s.Compute)
 		rep.MaxWorker = max(rep.MaxWorker, s.Total)
+		rep.MaxCPU = max(rep.MaxCPU, s.CPU)
 	}
 	rep.Loss = float32(loss / float64(n))
 	rep.Smoothed = float32(smoothed / float64(n))

@@ -485,3 +485,34 @@ func TestWorkerResetAndState(t *testing.T) {
 		t.Errorf("corrupt state: %v", err)
 	}
 }
+
+// TestModelledCommunication: each round adds latency + bytes/bandwidth,
+// slept or on the virtual clock.
+func TestModelledCommunication(t *testing.T) {
+	f := newFixture(t, "")
+	for _, virtual := range []bool{false, true} {
+		var reps []parallel.RoundReport
+		cfg := parallel.Config{Solver: f.solver(t, 8, ""), Workers: 2, Tau: 2,
+			SyncLatency: 30 * time.Millisecond, SyncBandwidth: 1e9, VirtualClock: virtual,
+			OnRound: func(r parallel.RoundReport) { reps = append(reps, r) }}
+		start := time.Now()
+		res, _ := train(t, cfg, local.Options{Threads: 2})
+		elapsed := time.Since(start)
+		if len(reps) != 4 {
+			t.Fatalf("%d rounds", len(reps))
+		}
+		for _, r := range reps {
+			// K broadcasts of the weights down, K deltas up.
+			want := 30*time.Millisecond + time.Duration(float64(r.BytesUp+r.BytesDown)/1e9*float64(time.Second))
+			if r.Comm != want || r.BytesDown != 2*int64(4*res.Layout.Len()) || r.BytesUp <= r.BytesDown {
+				t.Fatalf("virtual=%v: comm %v for %d up %d down bytes, want %v", virtual, r.Comm, r.BytesUp, r.BytesDown, want)
+			}
+		}
+		if res.Wall < 120*time.Millisecond {
+			t.Errorf("virtual=%v: wall %v after 4 rounds of 30ms latency", virtual, res.Wall)
+		}
+		if !virtual && elapsed < 120*time.Millisecond {
+			t.Errorf("slept communication: the run took only %v", elapsed)
+		}
+	}
+}

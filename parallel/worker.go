@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -138,8 +139,9 @@ func (f InjectedFault) String() string {
 //
 // A panic inside the round is recovered and returned as a *PanicError; a
 // cancelled ctx stops the round between iterations with ctx's error. After
-// a failure other than cancellation the next round starts with zero
-// history and residual.
+// a failure other than cancellation, or when spec.Reset names the
+// partition (the driver rejected its last delta), the round starts with
+// zero history (unless it loads the global one) and zero residual.
 func (w *Worker) RunRound(ctx context.Context, g Global, spec RoundSpec) (d *Delta, err error) {
 	start := time.Now()
 	defer func() {
@@ -171,18 +173,10 @@ func (w *Worker) RunRound(ctx context.Context, g Global, spec RoundSpec) (d *Del
 	}
 	w.s.SetIter(spec.Iter)
 
-	var lossSum float64
-	var lr float32
 	computeStart := time.Now()
-	for k := 0; k < spec.Steps; k++ {
-		if spec.FaultPartition == w.cfg.Partition && k == spec.Steps/2 {
-			panic(InjectedFault{Round: spec.Round, Partition: w.cfg.Partition})
-		}
-		lr = w.s.LearningRate()
-		if err := w.s.Step(ctx, 1); err != nil {
-			return nil, fmt.Errorf("worker %d: %w", w.cfg.Partition, err)
-		}
-		lossSum += float64(w.s.LastLoss())
+	lossSum, lr, cpu, err := w.steps(ctx, spec)
+	if err != nil {
+		return nil, err
 	}
 	compute := time.Since(computeStart)
 
@@ -190,7 +184,7 @@ func (w *Worker) RunRound(ctx context.Context, g Global, spec RoundSpec) (d *Del
 		Run: spec.Run, Round: spec.Round, Iter: spec.Iter,
 		Partition: w.cfg.Partition, Partitions: w.cfg.Partitions,
 		Codec: spec.Codec, Counts: w.layout.Counts(),
-		Stats: WorkerStats{Steps: spec.Steps, Smoothed: w.s.SmoothedLoss(), LR: lr, Compute: compute},
+		Stats: WorkerStats{Steps: spec.Steps, Smoothed: w.s.SmoothedLoss(), LR: lr, Compute: compute, CPU: cpu},
 	}
 	if spec.Steps > 0 {
 		d.Stats.Loss = float32(lossSum / float64(spec.Steps))
@@ -208,6 +202,29 @@ func (w *Worker) RunRound(ctx context.Context, g Global, spec RoundSpec) (d *Del
 	}
 	d.Stats.Total = time.Since(start)
 	return d, nil
+}
+
+// steps runs the round's iterations on a locked OS thread, so that their
+// CPU time can be measured; it returns the sum of their losses, the last
+// one's learning rate and the thread's CPU time.
+func (w *Worker) steps(ctx context.Context, spec RoundSpec) (lossSum float64, lr float32, cpu time.Duration, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0, ok := threadCPU()
+	for k := 0; k < spec.Steps; k++ {
+		if spec.FaultPartition == w.cfg.Partition && k == spec.Steps/2 {
+			panic(InjectedFault{Round: spec.Round, Partition: w.cfg.Partition})
+		}
+		lr = w.s.LearningRate()
+		if err := w.s.Step(ctx, 1); err != nil {
+			return 0, 0, 0, fmt.Errorf("worker %d: %w", w.cfg.Partition, err)
+		}
+		lossSum += float64(w.s.LastLoss())
+	}
+	if cpu1, ok1 := threadCPU(); ok && ok1 {
+		cpu = cpu1 - cpu0
+	}
+	return lossSum, lr, cpu, nil
 }
 
 // checkSpec validates a round's inputs.

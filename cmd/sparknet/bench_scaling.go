@@ -33,7 +33,9 @@ var scalingFlags struct {
 	outerMinTau   int
 	threads       int
 	clock         string
+	compute       string
 	out           string
+	from          string
 	verbose       bool
 }
 
@@ -65,8 +67,10 @@ SVG) and an index.html, in -out. Each run stops at the target or -max-iter.`,
 			fs.Float64Var(&f.outerMomentum, "outer-momentum", 0.9, "outer momentum of nesterov")
 			fs.IntVar(&f.outerMinTau, "outer-min-tau", 0, "run outer optimizers other than avg only for tau >= this")
 			fs.IntVar(&f.threads, "threads", 0, "compute threads of each worker (0: all cores)")
+			fs.StringVar(&f.compute, "compute", "wall", "how a worker's compute is measured: wall, or cpu (its thread's CPU time; needs -threads 1; robust to other processes on the machine)")
 			fs.StringVar(&f.clock, "clock", "measured", "figures' clock: measured (slowest worker's measured compute) or model (the baseline's median iteration time per worker iteration); the CSV has both")
 			fs.StringVar(&f.out, "out", "scaling", "output directory")
+			fs.StringVar(&f.from, "from", "", "redo the figures, tables and index.html of a study saved in this directory (its speedup.csv and curves.csv) instead of training; with -target-accuracy, -bandwidth, -clock and -out")
 			fs.BoolVar(&f.verbose, "v", false, "log every run's training")
 		},
 		run: runScaling,
@@ -99,11 +103,26 @@ func parseFloats(name, s string) ([]float64, error) {
 
 func runScaling(ctx context.Context, fs *flag.FlagSet) error {
 	f := &scalingFlags
-	if f.solver == "" {
-		return fmt.Errorf("bench scaling needs -solver: %w", errUsage)
-	}
 	if !(f.target > 0 && f.target <= 1) {
 		return fmt.Errorf("bench scaling needs -target-accuracy in (0, 1]: %w", errUsage)
+	}
+	if f.clock != "measured" && f.clock != "model" {
+		return fmt.Errorf("-clock %q: want measured or model: %w", f.clock, errUsage)
+	}
+	if f.from != "" {
+		res, err := study.Load(f.from, study.Config{Target: f.target, Bandwidth: f.bandwidth})
+		if err != nil {
+			return err
+		}
+		res.Model = f.clock == "model"
+		if err := res.Save(f.out); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "Wrote %s from %s\n", f.out, f.from)
+		return nil
+	}
+	if f.solver == "" {
+		return fmt.Errorf("bench scaling needs -solver: %w", errUsage)
 	}
 	workers, err := parseInts("workers", f.workers)
 	if err != nil {
@@ -116,9 +135,6 @@ func runScaling(ctx context.Context, fs *flag.FlagSet) error {
 	lats, err := parseFloats("latency", f.latencies)
 	if err != nil {
 		return err
-	}
-	if f.clock != "measured" && f.clock != "model" {
-		return fmt.Errorf("-clock %q: want measured or model: %w", f.clock, errUsage)
 	}
 	param, err := caffe.LoadSolver(f.solver)
 	if err != nil {
@@ -134,7 +150,7 @@ func runScaling(ctx context.Context, fs *flag.FlagSet) error {
 		Outers: strings.Split(f.outers, ","), OuterLR: float32(f.outerLR), OuterMomentum: float32(f.outerMomentum), OuterMinTau: f.outerMinTau,
 		Target: f.target, Output: f.output,
 		MaxIter: f.maxIter, TestInterval: f.testInterval, TestIter: f.testIter,
-		Threads: f.threads, Log: os.Stderr, TrainLog: trainLog,
+		Threads: f.threads, Compute: f.compute, Log: os.Stderr, TrainLog: trainLog,
 	}
 	res, err := study.Do(ctx, cfg)
 	if res != nil && len(res.Runs) > 0 {

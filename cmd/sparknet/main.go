@@ -144,6 +144,9 @@ func run(args []string) int {
 	defer stop()
 	if err := c.Run(ctx, c.Flags.Args()); err != nil {
 		if errors.Is(err, errUsage) {
+			if msg := strings.TrimSuffix(err.Error(), ": "+errUsage.Error()); err != errUsage && msg != "" {
+				fmt.Fprintf(os.Stderr, "sparknet %s: %s\n\n", c.Name, msg)
+			}
 			c.usage(os.Stderr)
 			return 2
 		}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -43,7 +44,12 @@ the shape as dimensions joined by "x".
 
 Data layers whose source is missing are replaced by synthetic input of the
 shape the layer would produce (batch size, crop size and channels from its
-parameters; see -input-shape to set it), with a note on stderr.`,
+parameters), with a note on stderr; the listing keeps their declared type.
+Caffe takes a data layer's shape from its first record, so where only the
+data can tell (HDF5 datasets, image pairs stored as 2-channel images, images
+that are not cropped) give the real shapes with -input-shape, e.g.
+-input-shape data=10x4,label=10. Nets whose layers depend on a stage (Caffe's
+MNIST autoencoder in the TEST phase) need -stage.`,
 		SetFlags: func(fs *flag.FlagSet) {
 			f := &summaryFlags
 			fs.StringVar(&f.model, "model", "", "the model definition (prototxt)")
@@ -73,7 +79,7 @@ func runSummary(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	net, declared, err := buildInspectionNet(f.model, phase, f.level, f.stage, f.shapes, os.Stderr)
+	in, err := buildInspectionNet(f.model, phase, f.level, f.stage, f.shapes, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -82,14 +88,14 @@ func runSummary(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := net.CopyTrainedLayersFrom(w); err != nil {
+		if err := in.net.CopyTrainedLayersFrom(w); err != nil {
 			return fmt.Errorf("%s: %w", f.weights, err)
 		}
 	}
 	if f.format == "tsv" {
-		return writeSummaryTSV(summaryStdout, net, declared)
+		return writeSummaryTSV(summaryStdout, in)
 	}
-	return writeSummaryText(summaryStdout, net, declared)
+	return writeSummaryText(summaryStdout, in)
 }
 
 // parsePhase reads a -phase flag.
@@ -103,19 +109,45 @@ func parsePhase(s string) (pb.Phase, error) {
 	return 0, fmt.Errorf("-phase must be TRAIN or TEST, not %q: %w", s, errUsage)
 }
 
+// inspected is a net built for summary and time, with what its prototxt
+// declared.
+type inspected struct {
+	net *nn.Net
+	// declared holds the names of the layers the prototxt declares for the
+	// phase, so that inserted Split layers can be told apart.
+	declared map[string]bool
+	// synthetic maps the name of each data layer replaced by synthetic
+	// input (a DummyData layer in net) to its declared type.
+	synthetic map[string]string
+}
+
+// layerType is the type layer i was declared with: a data layer replaced by
+// synthetic input keeps its own.
+func (in *inspected) layerType(i int) string {
+	typ := in.net.LayerParams()[i].GetType()
+	if orig, ok := in.synthetic[in.net.LayerNames()[i]]; ok && typ == "DummyData" {
+		return orig
+	}
+	return typ
+}
+
+// listed reports whether layer i is shown: inserted Split layers are not.
+func (in *inspected) listed(i int) bool {
+	return in.declared[in.net.LayerNames()[i]] || in.net.LayerParams()[i].GetType() != "Split"
+}
+
 // buildInspectionNet loads and builds a net for summary and time. Data
-// layers whose source is missing (or whose type is not available) become
-// DummyData layers of the shapes they would produce, with a note on notes.
-// It returns the net and the names of the layers the prototxt declares (so
-// that inserted Split layers can be told apart).
-func buildInspectionNet(model string, phase pb.Phase, level int, stages, shapes string, notes io.Writer) (*nn.Net, map[string]bool, error) {
+// layers of the phase whose source is missing (or whose type is not
+// available) become DummyData layers of the shapes they would produce, with
+// a note on notes.
+func buildInspectionNet(model string, phase pb.Phase, level int, stages, shapes string, notes io.Writer) (*inspected, error) {
 	np, err := caffe.LoadNet(model)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	overrides, err := parseShapeOverrides(shapes)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	state := &pb.NetState{Phase: phase.Enum(), Level: proto.Int32(int32(level))}
 	for _, s := range strings.Split(stages, ",") {
@@ -124,18 +156,72 @@ func buildInspectionNet(model string, phase pb.Phase, level int, stages, shapes 
 		}
 	}
 	np.State = state
-	for _, note := range synthesizeDataLayers(np, overrides) {
-		fmt.Fprintf(notes, "note: %s\n", note)
-	}
-	net, err := nn.New(np, state, nn.Options{})
+	hint := stageHint(np, state)
+	// Only the layers of this phase, level and stages: notes are about
+	// them alone.
+	np, err = nn.FilterNet(np)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", model, err)
+		return nil, fmt.Errorf("%s: %w", model, err)
 	}
-	declared := map[string]bool{}
+	in := &inspected{declared: map[string]bool{}, synthetic: map[string]string{}}
 	for _, l := range np.Layer {
-		declared[l.GetName()] = true
+		in.declared[l.GetName()] = true
 	}
-	return net, declared, nil
+	synth := synthesizeDataLayers(np, overrides)
+	for _, s := range synth {
+		in.synthetic[s.layer] = s.typ
+		fmt.Fprintf(notes, "note: %s\n", s.note)
+	}
+	in.net, err = nn.New(np, state, nn.Options{})
+	if err != nil {
+		if len(synth) > 0 && len(overrides) == 0 {
+			// The guessed shapes may be what broke the net.
+			hint += fmt.Sprintf("\n(the shapes of the synthetic input above are guesses: give the real ones with -input-shape, e.g. -input-shape %s)", exampleShapes(synth))
+		}
+		return nil, fmt.Errorf("%s: %w%s", model, err, hint)
+	}
+	return in, nil
+}
+
+// stageHint returns a hint naming the stages that some layers of np are
+// included for but state does not give (a net may have no data layer
+// without its stage, as Caffe's MNIST autoencoder in the TEST phase), or "".
+func stageHint(np *pb.NetParameter, state *pb.NetState) string {
+	given := map[string]bool{}
+	for _, s := range state.GetStage() {
+		given[s] = true
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for _, l := range np.Layer {
+		for _, rule := range l.Include {
+			if rule.Phase != nil && rule.GetPhase() != state.GetPhase() {
+				continue
+			}
+			for _, s := range rule.Stage {
+				if !given[s] && !seen[s] {
+					seen[s] = true
+					missing = append(missing, strconv.Quote(s))
+				}
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n(some layers of phase %s are only included for stage %s: give the stages with -stage)", state.GetPhase(), strings.Join(missing, ", "))
+}
+
+// exampleShapes is an -input-shape value naming the tops of the synthetic
+// data layers, with the guessed shapes.
+func exampleShapes(synth []synthesized) string {
+	var parts []string
+	for _, s := range synth {
+		for i, top := range s.tops {
+			parts = append(parts, top+"="+tensor.JoinDims(s.shapes[i]))
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // parseShapeOverrides reads "name=AxBxC,name2=D".
@@ -181,15 +267,24 @@ func dataSource(lp *pb.LayerParameter) string {
 	return ""
 }
 
+// synthesized describes a data layer replaced by synthetic input.
+type synthesized struct {
+	layer  string
+	typ    string // the declared type
+	tops   []string
+	shapes [][]int
+	note   string
+}
+
 // synthesizeDataLayers replaces, in place, the data layers of np that cannot
 // run (missing source, or a type not built in) by DummyData layers, and
-// returns a note for each.
-func synthesizeDataLayers(np *pb.NetParameter, overrides map[string][]int) []string {
+// describes each.
+func synthesizeDataLayers(np *pb.NetParameter, overrides map[string][]int) []synthesized {
 	registered := map[string]bool{}
 	for _, t := range layers.Types() {
 		registered[t] = true
 	}
-	var notes []string
+	var out []synthesized
 	for _, lp := range np.Layer {
 		typ := lp.GetType()
 		if !fileDataTypes[typ] && (registered[typ] || !strings.HasSuffix(typ, "Data")) {
@@ -224,7 +319,13 @@ func synthesizeDataLayers(np *pb.NetParameter, overrides map[string][]int) []str
 			}
 			desc = append(desc, top+" "+tensor.JoinDims(shapes[i]))
 		}
-		notes = append(notes, fmt.Sprintf("layer %q (%s): %s; using synthetic input %s", lp.GetName(), typ, why, strings.Join(desc, ", ")))
+		out = append(out, synthesized{
+			layer:  lp.GetName(),
+			typ:    typ,
+			tops:   lp.Top,
+			shapes: shapes,
+			note:   fmt.Sprintf("layer %q (%s): %s; using synthetic input %s", lp.GetName(), typ, why, strings.Join(desc, ", ")),
+		})
 		*lp = pb.LayerParameter{
 			Name:           lp.Name,
 			Type:           proto.String("DummyData"),
@@ -235,15 +336,21 @@ func synthesizeDataLayers(np *pb.NetParameter, overrides map[string][]int) []str
 			DummyDataParam: dp,
 		}
 	}
-	return notes
+	return out
 }
 
 // guessDataShapes returns the shape of each top of a data layer: the data
 // is batch x channels x height x width with the crop size (or the resize of
-// ImageData) as height and width; channels come from the mean values or the
-// color flags; other tops (labels) are vectors of batch size. Without a crop
-// or resize, 1-channel data is taken as 28x28 (MNIST-like) and 3-channel data
-// as 32x32 (CIFAR-like). overrides (by top name) win.
+// ImageData) as height and width; channels come from the mean values, the
+// color flags or an MNIST-like scale of 1/256 or 1/255; other tops (labels)
+// are vectors of batch size. Without a crop or resize, 1-channel data is
+// taken as 28x28 (MNIST-like) and 3-channel data as 32x32 (CIFAR-like).
+// overrides (by top name) win.
+//
+// Caffe takes these shapes from the first record of the data, so a guess
+// can be wrong where only the data tells: HDF5 datasets (any shape), image
+// pairs stored as 2-channel images (the siamese example), uncropped images
+// of other sizes. -input-shape gives the real shapes.
 func guessDataShapes(lp *pb.LayerParameter, overrides map[string][]int) [][]int {
 	tp := lp.GetTransformParam()
 	batch, crop := 1, int(tp.GetCropSize())
@@ -280,7 +387,9 @@ func guessDataShapes(lp *pb.LayerParameter, overrides map[string][]int) [][]int 
 			channels = 1
 		case len(tp.GetMeanValue()) == 3 || tp.GetForceColor() || crop > 0 || meanFile:
 			channels = 3
-		case scale == 0.00390625:
+		case near(scale, 1.0/256) || near(scale, 1.0/255):
+			// MNIST's examples scale its bytes by 1/256 (LeNet) or 1/255
+			// (the autoencoder).
 			channels = 1
 		default:
 			channels = 3
@@ -305,6 +414,12 @@ func guessDataShapes(lp *pb.LayerParameter, overrides map[string][]int) [][]int 
 		}
 	}
 	return shapes
+}
+
+// near reports whether a is within a relative 1e-6 of b (prototxt files
+// write 1/255 with varying digits).
+func near(a float32, b float64) bool {
+	return math.Abs(float64(a)-b) <= 1e-6*b
 }
 
 // layerParamCounts returns the number of parameters each layer owns (shared
@@ -359,18 +474,14 @@ func layerMACs(net *nn.Net, i int) int64 {
 	return 0
 }
 
-// listed reports whether layer i is shown: inserted Split layers are not.
-func listed(net *nn.Net, declared map[string]bool, i int) bool {
-	return declared[net.LayerNames()[i]] || net.LayerParams()[i].GetType() != "Split"
-}
-
-func writeSummaryTSV(w io.Writer, net *nn.Net, declared map[string]bool) error {
+func writeSummaryTSV(w io.Writer, in *inspected) error {
 	bw := &errWriter{w: w}
+	net := in.net
 	for i, name := range net.LayerNames() {
-		if !listed(net, declared, i) {
+		if !in.listed(i) {
 			continue
 		}
-		typ := net.LayerParams()[i].GetType()
+		typ := in.layerType(i)
 		for j, top := range net.TopNames(i) {
 			fmt.Fprintf(bw, "%s\t%s\t%s\t%s\n", name, typ, top, net.Tops(i)[j].DimsString())
 		}
@@ -378,8 +489,9 @@ func writeSummaryTSV(w io.Writer, net *nn.Net, declared map[string]bool) error {
 	return bw.err
 }
 
-func writeSummaryText(w io.Writer, net *nn.Net, declared map[string]bool) error {
+func writeSummaryText(w io.Writer, in *inspected) error {
 	bw := &errWriter{w: w}
+	net := in.net
 	fmt.Fprintf(bw, "Net %q, phase %s\n\n", net.Name(), net.Phase())
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Layer (type)\tTop\tShape\tParams\tMult-adds\t\n")
@@ -389,10 +501,13 @@ func writeSummaryText(w io.Writer, net *nn.Net, declared map[string]bool) error 
 		total += int64(counts[i])
 		m := layerMACs(net, i)
 		macs += m
-		if !listed(net, declared, i) {
+		if !in.listed(i) {
 			continue
 		}
-		label := fmt.Sprintf("%s (%s)", name, net.LayerParams()[i].GetType())
+		label := fmt.Sprintf("%s (%s)", name, in.layerType(i))
+		if net.LayerParams()[i].GetType() != in.layerType(i) {
+			label = fmt.Sprintf("%s (%s, synthetic)", name, in.layerType(i))
+		}
 		tops := net.TopNames(i)
 		if len(tops) == 0 {
 			fmt.Fprintf(tw, "%s\t\t\t%s\t%s\t\n", label, groupDigits(int64(counts[i])), groupDigits(m))

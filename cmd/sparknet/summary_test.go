@@ -90,10 +90,11 @@ func TestSummaryAllReferenceNets(t *testing.T) {
 
 func TestSummaryTrainTestNet(t *testing.T) {
 	// The TEST phase of LeNet's train_test net: its Data layer is missing, so
-	// it becomes synthetic input; the split of the labels is not listed.
+	// it becomes synthetic input (listed with its declared type); the split
+	// of the labels is not listed.
 	out := runSummaryArgs(t, filepath.Join(referenceNets, "examples/mnist/lenet_train_test.prototxt"), "TEST", "tsv", "")
-	want := `mnist	DummyData	data	100x1x28x28
-mnist	DummyData	label	100
+	want := `mnist	Data	data	100x1x28x28
+mnist	Data	label	100
 conv1	Convolution	conv1	100x20x24x24
 pool1	Pooling	pool1	100x20x12x12
 conv2	Convolution	conv2	100x50x8x8

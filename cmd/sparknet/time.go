@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sparknet/sparknet/blas"
+	"github.com/sparknet/sparknet/nn"
 )
 
 // timeStdout receives the timings (a variable for tests).
@@ -68,10 +69,11 @@ func runTime(ctx context.Context, args []string) error {
 		return err
 	}
 	blas.SetThreads(f.threads)
-	net, _, err := buildInspectionNet(f.model, phase, f.level, f.stage, f.shapes, os.Stderr)
+	in, err := buildInspectionNet(f.model, phase, f.level, f.stage, f.shapes, os.Stderr)
 	if err != nil {
 		return err
 	}
+	net := in.net
 	out := &errWriter{w: timeStdout}
 	n := len(net.Layers())
 	if n == 0 {
@@ -104,7 +106,7 @@ func runTime(ctx context.Context, args []string) error {
 		fwdTotal += t1.Sub(t0)
 		for i := n - 1; i >= 0; i-- {
 			t := time.Now()
-			net.BackwardRange(i, i)
+			backwardLayer(net, i)
 			bwd[i] += time.Since(t)
 		}
 		bwdTotal += time.Since(t1)
@@ -126,4 +128,16 @@ func runTime(ctx context.Context, args []string) error {
 		fmt.Fprintf(out, "Throughput: %.1f images/s (batch %d).\n", float64(in[0].Dim(0))/(float64(total)/1e9/iters), in[0].Dim(0))
 	}
 	return out.err
+}
+
+// backwardLayer runs layer i's backward pass as 'caffe time' does: every
+// layer runs, even one the net's backward pass skips because it reaches no
+// loss (a deploy net's layers), with the net's bottom flags, so that such a
+// layer still computes the gradients of its parameters (lr_mult != 0).
+func backwardLayer(net *nn.Net, i int) {
+	if net.NeedsBackward(i) {
+		net.BackwardRange(i, i) // also sets the gradients of loss tops
+		return
+	}
+	net.Layers()[i].Backward(net.Tops(i), net.BottomNeedsBackward(i), net.Bottoms(i))
 }

@@ -89,7 +89,7 @@ func setParallelFlags(fs *flag.FlagSet) {
 	f := &parallelFlags
 	fs.IntVar(&f.workers, "workers", 0, "SparkNet scheme: K workers, each training on partition i of K of the data (0: one plain solver)")
 	fs.IntVar(&f.tau, "tau", 1, "local iterations per round of the SparkNet scheme")
-	fs.StringVar(&f.engine, "engine", "local", "engine running the workers (local: goroutines in this process)")
+	fs.StringVar(&f.engine, "engine", "local", "engine running the workers: "+engineNames()+" (local: goroutines in this process)")
 	fs.StringVar(&f.outer, "outer", "avg", "outer step: avg (SparkNet: mean of the workers' weights) or nesterov (DiLoCo)")
 	fs.Float64Var(&f.outerLR, "outer-lr", parallel.DefaultOuterLR, "outer learning rate of -outer nesterov")
 	fs.Float64Var(&f.outerMomentum, "outer-momentum", parallel.DefaultOuterMomentum, "outer momentum of -outer nesterov")

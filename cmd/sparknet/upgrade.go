@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sparknet/sparknet/caffe"
+	"github.com/sparknet/sparknet/caffe/pb"
 )
 
 func init() {
@@ -24,7 +25,9 @@ upgrade_solver_proto_text tools do: V0 and V1 layers ("layers { type:
 CONVOLUTION }") become "layer { type: "Convolution" }", net-level
 input/input_dim/input_shape become an Input layer, deprecated data
 transformation fields move to transform_param, old BatchNorm param specs are
-fixed, and a solver's solver_type enum becomes the type string.
+fixed, and a solver's solver_type enum becomes the type string (nets written
+inside a solver, net_param, train_net_param and test_net_param, are upgraded
+too).
 
 With -model, the upgraded net is printed as text to standard output, or
 written to -out. With -weights, the upgraded binary net is written to -out;
@@ -59,6 +62,9 @@ solver is printed as text or written to -out.`,
 				if err != nil {
 					return err
 				}
+				if err := upgradeInlineNets(sp); err != nil {
+					return fmt.Errorf("%s: %w", solver, err)
+				}
 				return writeTextOut(sp, out)
 			default:
 				if out == "" {
@@ -85,4 +91,25 @@ func writeTextOut(m proto.Message, out string) error {
 		return err
 	}
 	return caffe.WriteText(out, m)
+}
+
+// upgradeInlineNets upgrades the nets a solver holds inline (net_param,
+// train_net_param, test_net_param), so that the upgraded solver is all in
+// the current format; nets the solver names by file are left to
+// 'sparknet upgrade -model'.
+func upgradeInlineNets(sp *pb.SolverParameter) error {
+	nets := append([]*pb.NetParameter{sp.NetParam, sp.TrainNetParam}, sp.TestNetParam...)
+	fields := append([]string{"net_param", "train_net_param"}, make([]string, len(sp.TestNetParam))...)
+	for i := range sp.TestNetParam {
+		fields[2+i] = fmt.Sprintf("test_net_param[%d]", i)
+	}
+	for i, n := range nets {
+		if n == nil {
+			continue
+		}
+		if err := caffe.UpgradeNetAsNeeded(n); err != nil {
+			return fmt.Errorf("%s: %w", fields[i], err)
+		}
+	}
+	return nil
 }

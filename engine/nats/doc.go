@@ -10,7 +10,8 @@
 // # A round
 //
 // The driver stores the global weights (exact float32, with a CRC) as one
-// object, w/<round>, and queues one Task per partition. A worker takes a
+// object, w/<round>, in the run's in-memory bucket for round traffic, and
+// queues one Task per partition. A worker takes a
 // task, fetches the weights (once per round), brings the partition's
 // replica to the state the task names, runs tau iterations with
 // parallel.Worker.RunRound, stores the encoded parallel.Delta as
@@ -34,7 +35,7 @@
 // Worker.MarshalState) is the partition's state, named s/<p>/<round>/<worker>
 // after each round. The worker that ran a partition keeps its replica and
 // the encoded state in memory and, by default, stores the state in the
-// object store after reporting (off the round's critical path). Workers ask
+// run's file-backed bucket after reporting (off the round's critical path). Workers ask
 // for their own partitions first (one consumer per partition), so
 // partitions stay where their state is; a worker that takes over a
 // partition fetches its state, asking the previous worker to store it when

@@ -65,7 +65,8 @@ type Engine struct {
 	js       jetstream.JetStream
 	names    runNames
 	stream   jetstream.Stream
-	st       *store
+	st       *store // specification, data, partition states (file storage)
+	rt       *store // the rounds' weights and deltas (memory storage)
 	runs     jetstream.KeyValue
 	workers  jetstream.KeyValue
 	job      parallel.Job
@@ -343,8 +344,10 @@ func (e *Engine) removeStale(ctx context.Context) error {
 		if err := e.js.DeleteStream(ctx, n.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("removing stream %s: %w", n.stream(), err)
 		}
-		if err := e.js.DeleteObjectStore(ctx, n.bucket()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return fmt.Errorf("removing bucket %s: %w", n.bucket(), err)
+		for _, b := range []string{n.bucket(), n.roundBucket()} {
+			if err := e.js.DeleteObjectStore(ctx, b); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+				return fmt.Errorf("removing bucket %s: %w", b, err)
+			}
 		}
 		_ = e.runs.Delete(ctx, run)
 	}
@@ -394,13 +397,23 @@ func (e *Engine) createRun(ctx context.Context) error {
 	}
 	obs, err := e.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      n.bucket(),
-		Description: "sparknet run " + n.run + ": weights, deltas, partition states, data",
+		Description: "sparknet run " + n.run + ": specification, data, partition states",
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
 		return fmt.Errorf("creating object store %s: %w", n.bucket(), err)
 	}
 	e.st = &store{obs: obs, chunk: chunkFor(e.conn)}
+	// The round's traffic (weights, deltas) lives for one round: memory.
+	rt, err := e.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      n.roundBucket(),
+		Description: "sparknet run " + n.run + ": the rounds' weights and deltas",
+		Storage:     jetstream.MemoryStorage,
+	})
+	if err != nil {
+		return fmt.Errorf("creating object store %s: %w", n.roundBucket(), err)
+	}
+	e.rt = &store{obs: rt, chunk: chunkFor(e.conn)}
 	e.results = make(chan jetstream.Msg, 8*e.job.Partitions+64)
 	e.consume, err = cons.Consume(func(m jetstream.Msg) { e.results <- m },
 		jetstream.PullMaxMessages(2*e.job.Partitions+8),
@@ -554,8 +567,10 @@ func (e *Engine) Close() error {
 		if err := e.js.DeleteStream(ctx, e.names.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, err)
 		}
-		if err := e.js.DeleteObjectStore(ctx, e.names.bucket()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
-			errs = append(errs, err)
+		for _, b := range []string{e.names.bucket(), e.names.roundBucket()} {
+			if err := e.js.DeleteObjectStore(ctx, b); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+				errs = append(errs, err)
+			}
 		}
 		cancel()
 		e.js = nil

@@ -96,6 +96,16 @@ net_param {
 // startWorkers runs n in-process workers against url until the returned
 // stop is called.
 func startWorkers(t testing.TB, url string, sec Security, n int, log *syncBuffer, fault string, storeEvery ...time.Duration) (stop func()) {
+	return startWorkersWith(t, url, sec, n, log, func(c *WorkerConfig) {
+		c.Fault = fault
+		if len(storeEvery) > 0 {
+			c.StoreEvery = storeEvery[0]
+		}
+	})
+}
+
+// startWorkersWith runs n in-process workers configured by set.
+func startWorkersWith(t testing.TB, url string, sec Security, n int, log *syncBuffer, set func(*WorkerConfig)) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -103,11 +113,8 @@ func startWorkers(t testing.TB, url string, sec Security, n int, log *syncBuffer
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cfg := WorkerConfig{URL: url, Security: sec, Name: fmt.Sprintf("w%d", i),
-				CacheDir: t.TempDir(), Log: log, Fault: fault}
-			if len(storeEvery) > 0 {
-				cfg.StoreEvery = storeEvery[0]
-			}
+			cfg := WorkerConfig{URL: url, Security: sec, Name: fmt.Sprintf("w%d", i), CacheDir: t.TempDir(), Log: log}
+			set(&cfg)
 			err := RunWorker(ctx, cfg)
 			if err != nil {
 				fmt.Fprintf(log, "worker %d: %v\n", i, err)
@@ -125,14 +132,17 @@ func startWorkers(t testing.TB, url string, sec Security, n int, log *syncBuffer
 // partitions, so partitions move between workers with their state) and
 // requires bit-identical weights, for exact weights and for int8 updates
 // with error feedback, with partition states stored after every round and
-// with states handed from worker to worker on request (-store-every 1h).
+// with states handed from worker to worker on request (-store-every 1h),
+// also when workers keep one replica and must store a state before
+// evicting it.
 func TestEngineMatchesLocal(t *testing.T) {
 	for _, tc := range []struct {
 		codec      parallel.Codec
 		storeEvery time.Duration
-	}{{parallel.CodecNone, 0}, {parallel.CodecInt8, 0}, {parallel.CodecInt8, time.Hour}} {
+		maxParts   int // replicas a worker keeps (0: the default)
+	}{{parallel.CodecNone, 0, 0}, {parallel.CodecInt8, 0, 0}, {parallel.CodecInt8, time.Hour, 0}, {parallel.CodecNone, time.Hour, 1}} {
 		codec := tc.codec
-		t.Run(fmt.Sprintf("%s/store-every-%v", codec, tc.storeEvery), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/store-every-%v/replicas-%d", codec, tc.storeEvery, tc.maxParts), func(t *testing.T) {
 			dir := t.TempDir()
 			param := tinySolver(t, dir, 24)
 			cfg := parallel.Config{Solver: param, Workers: 3, Tau: 4, Codec: codec}
@@ -147,11 +157,13 @@ func TestEngineMatchesLocal(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Close()
-			stop := startWorkers(t, srv.URL(), Security{}, 2, log, "", tc.storeEvery)
+			stop := startWorkersWith(t, srv.URL(), Security{}, 2, log, func(c *WorkerConfig) {
+				c.StoreEvery, c.shuffle, c.MaxPartitions = tc.storeEvery, true, tc.maxParts
+			})
 			var stats []RoundStats
 			eng := New(Config{URL: srv.URL(), Log: log, AckWait: 5 * time.Second,
 				OnRound: func(s RoundStats) { stats = append(stats, s) }})
-			cfg.RunID = fmt.Sprintf("run-%s-%d", codec, tc.storeEvery/time.Second)
+			cfg.RunID = fmt.Sprintf("run-%s-%d-%d", codec, tc.storeEvery/time.Second, tc.maxParts)
 			got, err := parallel.Train(context.Background(), cfg, eng)
 			stop()
 			if err != nil {

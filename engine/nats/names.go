@@ -17,7 +17,8 @@ import (
 //	subject  sparknet.<run>.result.<p> a worker's reports for partition p (consumer "driver")
 //	subject  sparknet.<run>.round      (core NATS, not stored) "a round's tasks are queued"
 //	subject  sparknet.<run>.state.<w>  (core NATS request) "worker w, store the partition state you hold"
-//	bucket   sparknet_<run>            object store: spec, data files, weights, deltas, partition states
+//	bucket   sparknet_<run>            object store (file): spec, data files, partition states
+//	bucket   sparknet_<run>_rt         object store (memory): the rounds' weights and deltas
 //
 // One consumer per partition lets a worker ask for the partitions whose
 // state it holds in memory first (affinity), and take any other when
@@ -82,6 +83,7 @@ func (n runNames) resultSubject(p int) string {
 }
 func (n runNames) resultFilter() string { return "sparknet." + n.run + ".result.>" }
 func (n runNames) bucket() string       { return "sparknet_" + n.run }
+func (n runNames) roundBucket() string  { return "sparknet_" + n.run + "_rt" }
 
 // stateRequestSubject is where worker asks another for a partition state
 // it holds (core NATS request and reply).

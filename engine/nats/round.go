@@ -44,7 +44,7 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 	}
 	blob := encodeGlobal(spec.Run, spec.Round, spec.Iter, g.Weights, hist)
 	wname := weightsObject(spec.Round)
-	if _, err := e.st.put(octx, wname, blob); err != nil {
+	if _, err := e.rt.put(octx, wname, blob); err != nil {
 		return nil, fmt.Errorf("nats engine: %w", err)
 	}
 	tPut := time.Since(start)
@@ -166,7 +166,7 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 			sem <- struct{}{}
 			stats, err := e.accept(octx, comb, r)
 			<-sem
-			_ = e.st.del(octx, r.Delta)
+			_ = e.rt.del(octx, r.Delta)
 			if trace {
 				e.logf("trace round %d: p%d from %s: result at %v (weights put %v), accepted at %v; worker fetch %.1fms compute %.1fms store %.1fms, read %d+%d bytes",
 					spec.Round, p, worker, tr0.Round(time.Microsecond), tPut.Round(time.Microsecond), time.Since(start).Round(time.Microsecond),
@@ -240,7 +240,7 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 		e.logf("round %d: purging stale tasks: %v", spec.Round, err)
 	}
 	if e.weights != "" {
-		_ = e.st.del(octx, e.weights)
+		_ = e.rt.del(octx, e.weights)
 	}
 	e.weights = wname
 	e.seqMu.Lock()
@@ -379,7 +379,7 @@ func (e *Engine) accept(ctx context.Context, comb *parallel.Combiner, r Result) 
 	if r.DeltaSize != size {
 		return parallel.WorkerStats{}, fmt.Errorf("%w: the worker reports a delta of %d bytes, this round's are %d", parallel.ErrBadDelta, r.DeltaSize, size)
 	}
-	b, err := e.st.get(ctx, r.Delta, size, size)
+	b, err := e.rt.get(ctx, r.Delta, size, size)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			return parallel.WorkerStats{}, fmt.Errorf("%w: %v", parallel.ErrBadDelta, err)
@@ -408,7 +408,7 @@ func expectedDeltaSize(ex parallel.Expect) int64 {
 // discardLate removes the objects of a result that came too late to count.
 func (e *Engine) discardLate(ctx context.Context, r Result) {
 	if r.Delta != "" {
-		_ = e.st.del(ctx, r.Delta)
+		_ = e.rt.del(ctx, r.Delta)
 	}
 	e.rejectState(r.State)
 }

@@ -54,6 +54,9 @@ type WorkerConfig struct {
 	// that much of its partitions' progress (their data position and
 	// history continue from the last stored state).
 	StoreEvery time.Duration
+	// shuffle (tests) ignores which partitions the worker ran last, so
+	// partitions move between workers as often as they can.
+	shuffle bool
 	// Quiet drops the per-task log lines.
 	Quiet bool
 	// Fault corrupts every delta the worker sends, for tests of the
@@ -78,15 +81,17 @@ type worker struct {
 	active map[string]context.CancelFunc // run loops by run id
 	caches map[string]*runCache
 	// uploads tracks the run loops and the state uploads in flight, which
-	// a worker finishes before it exits.
+	// a worker finishes before it exits; closing is set then.
 	uploads sync.WaitGroup
+	closing bool
 }
 
 // runCache is what a worker keeps of a run between tasks.
 type runCache struct {
 	run    string
 	epoch  string
-	st     *store
+	st     *store // specification, data, partition states
+	rt     *store // the rounds' weights and deltas
 	spec   *runSpec
 	solver *pb.SolverParameter
 	layout parallel.Layout
@@ -190,6 +195,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}()
 	err = w.watchRuns(ctx)
 	w.mu.Lock()
+	w.closing = true // keep the caches: their states are flushed below
 	for _, cancel := range w.active {
 		cancel()
 	}
@@ -201,10 +207,16 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		w.uploads.Wait()
 		close(flushed)
 	}()
-	select {
-	case <-flushed:
-	case <-time.After(30 * time.Second):
-		w.logf("giving up on state uploads still in flight")
+	// (Without a server there is nobody to hand them to.)
+	if conn.IsConnected() {
+		select {
+		case <-flushed:
+		case <-time.After(15 * time.Second):
+			w.logf("giving up on state uploads still in flight")
+		}
+		fctx, fcancel := context.WithTimeout(context.Background(), 15*time.Second)
+		w.flush(fctx)
+		fcancel()
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = w.workers.Delete(dctx, cfg.Name)
@@ -319,7 +331,9 @@ func (w *worker) stopRun(run string) {
 		cancel()
 		delete(w.active, run)
 	}
-	delete(w.caches, run)
+	if !w.closing {
+		delete(w.caches, run)
+	}
 }
 
 // Task polling. A worker asks first for the partitions it ran last (their
@@ -401,15 +415,28 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 		}
 		return nil, !isGone(batch.Error())
 	}
-	// roundOf peeks at a task's round.
-	roundOf := func(m jetstream.Msg) int {
+	// roundOf reads a task's round.
+	roundOf := func(data []byte) int {
 		var t struct {
 			Round int `json:"round"`
 		}
-		if decodeJSON(m.Data(), &t) != nil {
+		if decodeJSON(data, &t) != nil {
 			return -1
 		}
 		return t.Round
+	}
+	stream, err := w.js.Stream(ctx, names.stream())
+	if err != nil {
+		if ctx.Err() == nil {
+			w.logf("run %s: %v", run, err)
+		}
+		return
+	}
+	// queued reports whether partition p has a task of round r queued
+	// (it peeks without taking it).
+	queued := func(p, r int) bool {
+		m, err := stream.GetLastMsgForSubject(ctx, names.taskSubject(p))
+		return err == nil && roundOf(m.Data) == r
 	}
 	// lastRound is the newest round this worker heard of (wake-ups and
 	// tasks); afterTask says the sweep follows a task rather than a
@@ -429,25 +456,29 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 			}
 		}
 		if m == nil && alive {
-			if len(recent) > 0 {
+			if len(recent) > 0 && !afterTask {
 				time.Sleep(stealGrace)
 			}
 			for _, p := range rng.Perm(k) {
+				// Right after a task, only tasks of the same round are
+				// taken from other partitions: a newer round's task is
+				// for the worker that holds its state, which has its
+				// wake-up on the way.
+				if afterTask && !queued(p, lastRound) {
+					continue
+				}
 				if m, alive = try(p); m != nil || !alive {
 					break
 				}
 			}
-			// Right after a task, another partition's task of a newer
-			// round is one whose wake-up has not reached this worker: its
-			// own worker (which holds its state) gets it back.
-			if m != nil && afterTask && lastRound >= 0 && roundOf(m) > lastRound {
-				_ = m.Nak()
+			if m != nil && afterTask && roundOf(m.Data()) > lastRound {
+				_ = m.Nak() // the round moved on between the peek and the fetch
 				m = nil
 			}
 		}
 		if m != nil {
-			lastRound = max(lastRound, roundOf(m))
-			if p := w.handle(ctx, m, ackWait); p >= 0 {
+			lastRound = max(lastRound, roundOf(m.Data()))
+			if p := w.handle(ctx, m, ackWait); p >= 0 && !w.cfg.shuffle {
 				recent = append([]int{p}, slices.DeleteFunc(recent, func(q int) bool { return q == p })...)
 				if len(recent) > w.cfg.MaxPartitions {
 					recent = recent[:w.cfg.MaxPartitions]
@@ -462,11 +493,27 @@ func (w *worker) serveRun(ctx context.Context, run string, k int) {
 		if afterTask = m != nil; afterTask {
 			continue
 		}
+		w.waitWake(ctx, wake, &lastRound)
+	}
+}
+
+// waitWake waits for the wake-up of a round newer than *lastRound (a
+// wake-up for a round whose task this worker already ran is stale), or
+// for pollEvery.
+func (w *worker) waitWake(ctx context.Context, wake <-chan int, lastRound *int) {
+	timeout := time.After(pollEvery)
+	for {
 		select {
 		case r := <-wake:
-			lastRound = max(lastRound, r)
-		case <-time.After(pollEvery):
+			if r <= *lastRound {
+				continue
+			}
+			*lastRound = r
+			return
+		case <-timeout:
+			return
 		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -634,6 +681,11 @@ func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
 		return nil, fmt.Errorf("run %s: object store: %w", t.Run, err)
 	}
 	st := &store{obs: obs, chunk: chunkFor(w.conn)}
+	rtObs, err := w.js.ObjectStore(ctx, names.roundBucket())
+	if err != nil {
+		return nil, fmt.Errorf("run %s: object store: %w", t.Run, err)
+	}
+	rt := &store{obs: rtObs, chunk: chunkFor(w.conn)}
 	b, err := st.get(ctx, t.Spec, 0, maxSpec)
 	if err != nil {
 		return nil, err
@@ -658,7 +710,7 @@ func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
 		rewriteData(param.TrainNetParam, local)
 		w.logf("run %s: data ready in %s (%.1fs)", t.Run, w.cfg.CacheDir, time.Since(t0).Seconds())
 	}
-	rc = &runCache{run: t.Run, epoch: t.Epoch, st: st, spec: spec, solver: param, layout: layout, wRound: -1, parts: map[int]*partCache{}}
+	rc = &runCache{run: t.Run, epoch: t.Epoch, st: st, rt: rt, spec: spec, solver: param, layout: layout, wRound: -1, parts: map[int]*partCache{}}
 	w.mu.Lock()
 	if _, ok := w.active[t.Run]; ok {
 		w.caches[t.Run] = rc
@@ -693,7 +745,7 @@ func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context
 		if t.WeightsSize != globalSize(t.Run, n, t.HistoryLen) {
 			return res, nil, &taskError{fmt.Errorf("the weights object of %d bytes does not fit the model's %d parameters", t.WeightsSize, n)}
 		}
-		b, err := rc.st.get(ctx, t.Weights, t.WeightsSize, 0)
+		b, err := rc.rt.get(ctx, t.Weights, t.WeightsSize, 0)
 		if err != nil {
 			return res, nil, err
 		}
@@ -752,7 +804,7 @@ func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context
 	}
 	dname := deltaObject(t.Round, t.Partition, w.cfg.Name)
 	sname := stateObject(t.Round, t.Partition, w.cfg.Name)
-	if _, err := rc.st.put(ctx, dname, delta); err != nil {
+	if _, err := rc.rt.put(ctx, dname, delta); err != nil {
 		return res, nil, err
 	}
 	rc.mu.Lock()
@@ -895,9 +947,27 @@ func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Resu
 		rc.mu.Unlock()
 		return pc, nil
 	}
+	var state []byte
+	if want != "" {
+		b, err := rc.st.get(ctx, want, 0, 0)
+		switch {
+		case errors.Is(err, jetstream.ErrObjectNotFound):
+			// Lost with the server's storage: the partition starts afresh
+			// (from the global weights, with zero history).
+			w.logf("run %s partition %d: state %s is gone; the partition starts afresh", t.Run, t.Partition, want)
+			want = ""
+		case err != nil:
+			return nil, err
+		default:
+			state = b
+			res.StateReadB = int64(len(b))
+		}
+	}
 	if pc == nil || want == "" {
 		// A fresh replica, built as the local engine builds its workers.
-		w.evict(rc)
+		if err := w.evict(ctx, rc); err != nil {
+			return nil, err
+		}
 		pw, err := parallel.NewWorker(parallel.WorkerConfig{
 			Solver: rc.solver, Seed: rc.spec.Seed,
 			Partition: t.Partition, Partitions: t.Partitions,
@@ -917,19 +987,11 @@ func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Resu
 	rc.mu.Lock()
 	pc.used = rc.useCounter
 	rc.mu.Unlock()
-	if want != "" {
-		b, err := rc.st.get(ctx, want, 0, 0)
-		if err != nil {
-			if errors.Is(err, jetstream.ErrObjectNotFound) {
-				return nil, &taskError{fmt.Errorf("the partition's state %s is gone", want)}
-			}
-			return nil, err
-		}
-		res.StateReadB = int64(len(b))
+	if state != nil {
 		rc.mu.Lock()
 		pc.state = "?"
 		rc.mu.Unlock()
-		if err := pc.w.UnmarshalState(b); err != nil {
+		if err := pc.w.UnmarshalState(state); err != nil {
 			return nil, &taskError{err}
 		}
 		rc.mu.Lock()
@@ -941,16 +1003,63 @@ func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Resu
 
 // evict drops the least recently used replicas beyond the limit, making
 // room for one more.
-func (w *worker) evict(rc *runCache) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for len(rc.parts) >= w.cfg.MaxPartitions {
+func (w *worker) evict(ctx context.Context, rc *runCache) error {
+	for {
+		rc.mu.Lock()
+		if len(rc.parts) < w.cfg.MaxPartitions {
+			rc.mu.Unlock()
+			return nil
+		}
 		var keys []int
 		for p := range rc.parts {
 			keys = append(keys, p)
 		}
 		sort.Slice(keys, func(i, j int) bool { return rc.parts[keys[i]].used < rc.parts[keys[j]].used })
-		delete(rc.parts, keys[0])
+		p := keys[0]
+		pc := rc.parts[p]
+		name, stored := pc.heldName, pc.stored
+		rc.mu.Unlock()
+		// A state nobody else has goes to the store before its replica.
+		if name != "" && !stored {
+			if err := w.storeHeld(ctx, rc, p, name); err != nil && !errors.Is(err, errStateGone) {
+				return err
+			}
+		}
+		rc.mu.Lock()
+		if rc.parts[p] == pc {
+			delete(rc.parts, p)
+		}
+		rc.mu.Unlock()
+	}
+}
+
+// flush stores every held state not stored yet (a worker leaving hands its
+// partitions over intact).
+func (w *worker) flush(ctx context.Context) {
+	w.mu.Lock()
+	caches := make([]*runCache, 0, len(w.caches))
+	for _, rc := range w.caches {
+		caches = append(caches, rc)
+	}
+	w.mu.Unlock()
+	for _, rc := range caches {
+		rc.mu.Lock()
+		type held struct {
+			p    int
+			name string
+		}
+		var todo []held
+		for p, pc := range rc.parts {
+			if pc.heldName != "" && !pc.stored {
+				todo = append(todo, held{p, pc.heldName})
+			}
+		}
+		rc.mu.Unlock()
+		for _, h := range todo {
+			if err := w.storeHeld(ctx, rc, h.p, h.name); err != nil && !errors.Is(err, errStateGone) {
+				w.logf("run %s partition %d: storing its state before leaving: %v", rc.run, h.p, err)
+			}
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func (r *Results) WriteSpeedupCSV(w io.Writer) error {
 			if r.Model {
 				mt, t = t, mt
 			}
-			row := []string{run.Outer, strconv.Itoa(run.Workers), strconv.Itoa(run.Tau), ftoa(l), r.Config.LatencyUnit, ftoa(s),
+			row := []string{run.Outer, strconv.Itoa(run.Workers), strconv.Itoa(run.Tau), ftoa(l), r.Config.LatencyUnit, strconv.FormatFloat(s, 'g', -1, 64),
 				strconv.FormatBool(ok), "", "", ftoa(t), ftoa(speedup(r, &model, run, s, false)),
 				ftoa(mt), ftoa(speedup(r, &model, run, s, true)), ftoa(perIter), ftoa(perRound)}
 			if ok {
@@ -88,7 +88,10 @@ func (r *Results) WriteCurvesCSV(w io.Writer) error {
 				bytes += rd.Bytes
 			}
 			cw.Write([]string{run.Outer, strconv.Itoa(run.Workers), strconv.Itoa(run.Tau), strconv.Itoa(x.Iter),
-				strconv.Itoa(x.Rounds), ftoa(compute), strconv.FormatInt(bytes, 10), ftoa(x.Value)})
+				strconv.Itoa(x.Rounds), strconv.FormatFloat(compute, 'g', -1, 64), strconv.FormatInt(bytes, 10),
+				// All digits of the test's float32 value: whether it
+				// reached the target must survive the round trip.
+				strconv.FormatFloat(x.Value, 'g', -1, 32)})
 		}
 	}
 	cw.Flush()

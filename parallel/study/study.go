@@ -2,8 +2,9 @@
 // every number of workers K and every tau it trains for real (the SparkNet
 // scheme with the local engine, the workers executed one after another, each
 // with all the machine's threads, as if each had a machine of its own) and
-// records, per round, the slowest worker's measured compute time and the
-// bytes moved. Time then runs on a virtual clock: a round takes the slowest
+// records, per round, the slowest worker's measured compute time (wall time,
+// or on a busy machine the CPU time of a one-thread worker) and the bytes
+// moved. Time then runs on a virtual clock: a round takes the slowest
 // worker's compute plus the modelled communication, latency + bytes /
 // bandwidth, for each latency S of the study. The training does not depend
 // on S, so one run per (K, tau, outer optimizer) serves every latency.
@@ -70,6 +71,11 @@ type Config struct {
 	MaxIter, TestInterval, TestIter int
 	// Threads is the compute threads each worker runs with (0: all).
 	Threads int
+	// Compute is how a worker's compute time is measured: "wall" (the
+	// default: wall time of its iterations) or "cpu" (the CPU time of its
+	// thread, see parallel.WorkerStats.CPU; it needs Threads 1 and Linux,
+	// and is robust to other processes sharing the machine).
+	Compute string
 	// Log receives one line per run (nil: none); TrainLog the runs'
 	// training logs (nil: none).
 	Log, TrainLog io.Writer
@@ -128,6 +134,16 @@ func (c *Config) defaults() error {
 	}
 	if c.LatencyUnit == "" {
 		c.LatencyUnit = "s"
+	}
+	switch c.Compute {
+	case "", "wall":
+		c.Compute = "wall"
+	case "cpu":
+		if c.Threads != 1 {
+			return errors.New("study: compute time as CPU time needs one thread per worker (-threads 1): the pool's other threads are not counted")
+		}
+	default:
+		return fmt.Errorf("study: compute %q (want wall or cpu)", c.Compute)
 	}
 	if c.LatencyUnit != "s" && c.LatencyUnit != "iter" {
 		return fmt.Errorf("study: latency unit %q (want s or iter)", c.LatencyUnit)
@@ -285,7 +301,11 @@ func runOne(ctx context.Context, cfg Config, k, tau int, outer string) (*Run, er
 		Log:   cfg.TrainLog, Observers: []solver.Observer{rec},
 		OnRound: func(r parallel.RoundReport) {
 			rounds++
-			run.Rounds = append(run.Rounds, Round{Iter: r.Iter + r.Steps, Compute: r.MaxCompute.Seconds(), Bytes: r.BytesUp + r.BytesDown})
+			compute := r.MaxCompute
+			if cfg.Compute == "cpu" {
+				compute = r.MaxCPU
+			}
+			run.Rounds = append(run.Rounds, Round{Iter: r.Iter + r.Steps, Compute: compute.Seconds(), Bytes: r.BytesUp + r.BytesDown})
 		},
 		Action: func() solver.Action {
 			if run.Reached {
