@@ -130,11 +130,11 @@ func (r *Results) Figures() ([]report.NamedFigure, error) {
 				}
 				g.Values = append(g.Values, row)
 			}
-			clock := "measured compute"
+			clock := "measured"
 			if r.Model {
-				clock = "modelled compute"
+				clock = "modelled"
 			}
-			title := fmt.Sprintf("Speedup to %s %g over K=1, tau=1 (%s, %s = %.3g s, %s)", r.Config.Output, r.Config.Target, outer, r.latencyName(li), s, clock)
+			title := fmt.Sprintf("Speedup to %s %g, %s, %s = %.3g s (%s compute)", r.Config.Output, r.Config.Target, outer, r.latencyName(li), s, clock)
 			f, err := report.HeatMap(report.HeatOptions{Title: title, XLabel: "tau (local iterations per round)", YLabel: "workers",
 				ValueLabel: "speedup", Diverging: true, Center: 1, Format: "%.2f"}, g)
 			if errors.Is(err, report.ErrNoData) {
