@@ -157,7 +157,7 @@ func TestLoaderOrderAndValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer src.Close()
+			t.Cleanup(func() { src.Close() }) // after the loaders (cleanups run last-in first-out)
 			// Shard 1 of 2 (records 1, 3, ..., 21: 11 of them), batch 4,
 			// scale 0.5: batches wrap around the shard's end as Caffe does.
 			l := newTestLoader(t, src, &pb.TransformationParameter{Scale: f32(0.5)}, pb.Phase_TEST, 4, 2, 1, false, 2)
@@ -192,7 +192,7 @@ func TestLoaderDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
+	t.Cleanup(func() { src.Close() }) // after the loaders (cleanups run last-in first-out)
 	p := &pb.TransformationParameter{CropSize: u32(5), Mirror: bp(true), MeanValue: []float32{1, 2, 3}}
 	ref, _ := collect(t, newTestLoader(t, src, p, pb.Phase_TRAIN, 7, 1, 0, true, 1), 20)
 	deep, _ := collect(t, newTestLoader(t, src, p, pb.Phase_TRAIN, 7, 1, 0, true, 6), 20)
@@ -254,7 +254,7 @@ func TestLoaderErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
+	t.Cleanup(func() { src.Close() }) // after the loaders (cleanups run last-in first-out)
 	before := runtime.NumGoroutine()
 	l := newTestLoader(t, src, nil, pb.Phase_TRAIN, 2, 1, 0, false, 4)
 	if _, _, _, err := l.Peek(Position{}); err != nil {
@@ -326,7 +326,7 @@ func TestComputeMean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
+	t.Cleanup(func() { src.Close() }) // after the loaders (cleanups run last-in first-out)
 	bp, err := ComputeMean(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
