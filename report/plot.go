@@ -303,8 +303,15 @@ func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	step, decimals := niceStep((hi - lo) / 6)
 	half := step / 2
+	first, last := math.Ceil(lo/half), math.Floor(hi/half)
+	// A range of a few ulps of a large value puts k beyond 2^53, where k++
+	// no longer moves; such axes get the default ticks.
+	if !(last-first <= 64) || math.Abs(first) > 1<<52 || math.Abs(last) > 1<<52 {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
 	var ticks []plot.Tick
-	for k := math.Ceil(lo / half); k <= math.Floor(hi/half); k++ {
+	for i := 0; first+float64(i) <= last; i++ {
+		k := first + float64(i)
 		v := k * half
 		if math.Mod(k, 2) != 0 {
 			ticks = append(ticks, plot.Tick{Value: v})

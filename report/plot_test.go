@@ -13,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -500,6 +502,23 @@ func TestTimeUnit(t *testing.T) {
 	}{{10, 1, "s"}, {179, 1, "s"}, {180, 60, "min"}, {3 * 3600, 3600, "h"}} {
 		if div, unit := timeUnit(tc.s); div != tc.div || unit != tc.unit {
 			t.Errorf("timeUnit(%g) = %g %s, want %g %s", tc.s, div, unit, tc.div, tc.unit)
+		}
+	}
+}
+
+// An axis spanning a few ulps of a large value used to loop forever.
+func TestNiceTicksTinyRangeTerminates(t *testing.T) {
+	for _, lo := range []float64{1, 1e10, 1e17, -3e20} {
+		hi := math.Nextafter(math.Nextafter(lo, math.Inf(1)), math.Inf(1))
+		done := make(chan []plot.Tick, 1)
+		go func() { done <- niceTicks{}.Ticks(lo, hi) }()
+		select {
+		case ticks := <-done:
+			if len(ticks) > 100 {
+				t.Errorf("lo %g: %d ticks", lo, len(ticks))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("lo %g: Ticks did not return", lo)
 		}
 	}
 }

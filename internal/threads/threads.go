@@ -22,6 +22,7 @@ import (
 // parallelism safe and lets several independent callers share the cores.
 type Pool struct {
 	busy    sync.Mutex
+	closed  bool // set by Close under busy: later regions run serially
 	n       int
 	workers []*worker
 	wg      sync.WaitGroup
@@ -129,6 +130,7 @@ func (p *Pool) runChunk(id int) {
 // Close stops the pool's goroutines. The pool must not be used afterwards.
 func (p *Pool) Close() {
 	p.busy.Lock()
+	p.closed = true
 	for _, w := range p.workers {
 		close(w.wake)
 	}
@@ -164,12 +166,12 @@ func (p *Pool) run(total, maxChunks int, fn func(chunk, lo, hi int), fnRange fun
 		chunks = total
 	}
 	if chunks <= 1 || !p.busy.TryLock() {
-		if fnRange != nil {
-			fnRange(0, total)
-		} else {
-			fn(0, 0, total)
-		}
-		return 1
+		return p.serial(total, fn, fnRange)
+	}
+	if p.closed {
+		// A caller that loaded the pool before SetThreads replaced it.
+		p.busy.Unlock()
+		return p.serial(total, fn, fnRange)
 	}
 	p.fn, p.fnRange, p.total, p.chunks = fn, fnRange, total, chunks
 	p.wg.Add(chunks - 1)
@@ -196,6 +198,15 @@ func (p *Pool) run(total, maxChunks int, fn func(chunk, lo, hi int), fnRange fun
 	return chunks
 }
 
+func (p *Pool) serial(total int, fn func(chunk, lo, hi int), fnRange func(lo, hi int)) int {
+	if fnRange != nil {
+		fnRange(0, total)
+	} else {
+		fn(0, 0, total)
+	}
+	return 1
+}
+
 // Default returns the process-wide pool, sized by SetThreads or, until then,
 // by GOMAXPROCS.
 func Default() *Pool {
@@ -213,7 +224,8 @@ func Default() *Pool {
 }
 
 // SetThreads resizes the process-wide pool to n threads (n < 1 means
-// GOMAXPROCS). It must not be called while a parallel region is running.
+// GOMAXPROCS). A region running on the old pool finishes first; callers that
+// still hold the old pool run their later regions serially.
 func SetThreads(n int) {
 	if n < 1 {
 		n = runtime.GOMAXPROCS(0)

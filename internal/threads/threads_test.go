@@ -166,3 +166,14 @@ func TestWakeups(t *testing.T) {
 		}
 	}
 }
+
+// A pool closed by SetThreads while a caller still holds it runs that
+// caller's regions serially instead of failing.
+func TestClosedPoolRunsSerially(t *testing.T) {
+	p := NewPool(3)
+	p.Close()
+	var sum int
+	if got := p.Run(100, 0, func(_, lo, hi int) { sum += hi - lo }); got != 1 || sum != 100 {
+		t.Fatalf("closed pool: %d chunks, covered %d, want 1 and 100", got, sum)
+	}
+}
