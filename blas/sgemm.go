@@ -33,8 +33,29 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	nt := threads.Default().Threads()
+	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
+		nt = 1
+	}
 	w := getWork()
-	w.gemm(active(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	w.gemm(active(), nt, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	putWork(w)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine alone, for callers that
+// already run one product per thread (the convolution layers, per block of
+// images). It gives the same bits as Sgemm and panics as Sgemm does.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	w := getWork()
+	w.gemm(active(), 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	putWork(w)
 }
 
@@ -182,7 +203,8 @@ var forcePackA = false
 // threads rather than by each thread for its own column blocks.
 const sharedRows = 256
 
-func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemm computes the product on up to nt threads of the process-wide pool.
+func (w *gemmWork) gemm(im *impl, nt int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	w.im = im
 	w.transA, w.transB, w.m, w.n, w.k = transA, transB, m, n, k
 	w.alpha, w.beta = alpha, beta
@@ -193,10 +215,6 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 	w.sharedA, w.sharedB, w.q0, w.q1 = false, false, 0, w.nkb
 
 	pool := threads.Default()
-	nt := pool.Threads()
-	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
-		nt = 1
-	}
 	if len(w.threads) < nt {
 		w.threads = append(w.threads, make([]threadWork, nt-len(w.threads))...)
 	}
@@ -224,8 +242,9 @@ func (w *gemmWork) gemm(im *impl, transA, transB bool, m, n, k int, alpha float3
 		return
 	}
 
-	w.sharedA = m >= sharedRows
 	w.inPlaceA = inPlaceA(transA, lda)
+	// One thread reading A in place has nothing to share.
+	w.sharedA = m >= sharedRows && (nt > 1 || !w.inPlaceA)
 	if !w.sharedA {
 		w.i0, w.rows = 0, m
 		if nt == 1 {

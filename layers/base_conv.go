@@ -59,8 +59,9 @@ type baseConv struct {
 	ohLo, ohHi, owLo, owHi []int
 
 	col, ybuf, wb, dwb []float32
-	chunk, ld          int  // images per chunk; row stride of col and ybuf
-	colValid           bool // col holds the lowering of the whole last forward's X
+	wt                 []float32 // the image path's transposed weights
+	chunk, ld          int       // images per chunk; row stride of col and ybuf
+	colValid           bool      // col holds the lowering of the whole last forward's X
 
 	// Operands of the running parallel pass, and the pre-bound range
 	// functions (bound once, so that passes do not allocate).
@@ -70,6 +71,21 @@ type baseConv struct {
 	col2imFn      func(lo, hi int)
 	scatterFn     func(lo, hi int)
 	gatherFn      func(lo, hi int)
+
+	// The image path (conv_image.go): per-thread column buffers of one
+	// image, how the weight gradient is shared out (rows, or nPart fixed
+	// blocks of images with their partial sums in part), the operands of
+	// the running pass and the pre-bound region functions.
+	scr, yscr                             [][]float32
+	nb, nBlk                              int // images per block, blocks
+	dwRows                                bool
+	nPart                                 int
+	part                                  []float32
+	argW, argY, argDX                     []float32
+	fwdImgFn, dwRowsFn, dwPartFn, dxImgFn func(chunk, lo, hi int)
+	biasImgFn, sumPartFn                  func(lo, hi int)
+	c2i                                   *col2imGeom // nil: col2im row by row
+	i2c                                   *im2colGeom // nil: im2col row by row
 }
 
 // initConv reads the ConvolutionParameter. Shapes are checked by setup.
@@ -96,6 +112,12 @@ func (c *baseConv) initConv(typ string, p *pb.LayerParameter, ctx *Context, reve
 	c.col2imFn = c.col2imRange
 	c.scatterFn = c.scatterRange
 	c.gatherFn = c.gatherRange
+	c.fwdImgFn = c.forwardBlocks
+	c.dwRowsFn = c.weightGradRows
+	c.dwPartFn = c.weightGradPartials
+	c.dxImgFn = c.dataGradBlocks
+	c.biasImgFn = c.biasGradImages
+	c.sumPartFn = c.sumPartialsRange
 	return nil
 }
 
@@ -300,6 +322,10 @@ func (c *baseConv) reshape(bottom, top []*tensor.Blob) error {
 		for j := 0; j < c.kw; j++ {
 			c.owLo[j], c.owHi[j] = validRange(j*c.dw-c.pw, c.sw, c.w, c.ow)
 		}
+	}
+	if c.imagePath() {
+		c.reshapeImage()
+		return nil
 	}
 	// Images per chunk: the whole batch when its columns fit convColCache
 	// (they are then kept from Forward to Backward), else as many as keep
@@ -523,33 +549,37 @@ func (c *baseConv) im2colRange(lo, hi int) {
 }
 
 func (c *baseConv) im2col2D(src []float32, row0, colOff, ld int) {
+	n := c.oh * c.ow
+	for kidx := 0; kidx < c.kernelCount; kidx++ {
+		r := row0 + kidx
+		c.im2colRow2D(c.col[r*ld+colOff:r*ld+colOff+n], src, kidx)
+	}
+}
+
+// im2colRow2D fills dst (oh*ow values) with the row of kernel offset kidx
+// of the lowering of one channel plane src: dst[oy*ow+ox] is the input at
+// (oy*sh - ph + i*dh, ox*sw - pw + j*dw), or 0 outside the image.
+func (c *baseConv) im2colRow2D(dst, src []float32, kidx int) {
 	W, OH, OW := c.w, c.oh, c.ow
-	sh, sw := c.sh, c.sw
-	for i := 0; i < c.kh; i++ {
-		hOff := i*c.dh - c.ph
-		ohLo, ohHi := c.ohLo[i], c.ohHi[i]
-		for j := 0; j < c.kw; j++ {
-			r := row0 + i*c.kw + j
-			dst := c.col[r*ld+colOff : r*ld+colOff+OH*OW]
-			wOff := j*c.dw - c.pw
-			owLo, owHi := c.owLo[j], c.owHi[j]
-			lo, hi := ohLo, ohHi
-			if owLo >= owHi {
-				lo, hi = 0, 0
-			}
-			if lo > 0 {
-				clear(dst[:lo*OW])
-			}
-			if hi < OH {
-				clear(dst[hi*OW:])
-			}
-			// Each output row reads one input row (every sw-th value),
-			// with zeros where the window hangs over the left or right.
-			if hi > lo {
-				at := (lo*sh+hOff)*W + owLo*sw + wOff
-				copyRows(dst[lo*OW:hi*OW], src[at:], hi-lo, OW, owLo, owHi, sh*W, sw)
-			}
-		}
+	i, j := kidx/c.kw, kidx%c.kw
+	hOff := i*c.dh - c.ph
+	wOff := j*c.dw - c.pw
+	lo, hi := c.ohLo[i], c.ohHi[i]
+	owLo, owHi := c.owLo[j], c.owHi[j]
+	if owLo >= owHi {
+		lo, hi = 0, 0
+	}
+	if lo > 0 {
+		clear(dst[:lo*OW])
+	}
+	if hi < OH {
+		clear(dst[hi*OW:])
+	}
+	// Each output row reads one input row (every sw-th value), with
+	// zeros where the window hangs over the left or right.
+	if hi > lo {
+		at := (lo*c.sh+hOff)*W + owLo*c.sw + wOff
+		copyRows(dst[lo*OW:hi*OW], src[at:], hi-lo, OW, owLo, owHi, c.sh*W, c.sw)
 	}
 }
 
@@ -723,41 +753,39 @@ func (c *baseConv) col2imRange(lo, hi int) {
 }
 
 func (c *baseConv) col2im2D(dst []float32, row0, colOff, ld int) {
-	W, OH, OW := c.w, c.oh, c.ow
+	n := c.oh * c.ow
+	for kidx := 0; kidx < c.kernelCount; kidx++ {
+		r := row0 + kidx
+		c.col2imRow2D(dst, c.col[r*ld+colOff:r*ld+colOff+n], kidx)
+	}
+}
+
+// col2imRow2D adds src, the column row of kernel offset kidx (oh*ow
+// values), to the channel plane dst: the transpose of im2colRow2D.
+func (c *baseConv) col2imRow2D(dst, src []float32, kidx int) {
+	W, OW := c.w, c.ow
 	sh, sw := c.sh, c.sw
-	for i := 0; i < c.kh; i++ {
-		hOff := i*c.dh - c.ph
-		ohLo, ohHi := c.ohLo[i], c.ohHi[i]
-		for j := 0; j < c.kw; j++ {
-			r := row0 + i*c.kw + j
-			src := c.col[r*ld+colOff : r*ld+colOff+OH*OW]
-			wOff := j*c.dw - c.pw
-			owLo, owHi := c.owLo[j], c.owHi[j]
-			if owLo >= owHi {
-				continue
-			}
-			n := owHi - owLo
-			if sw == 1 {
-				if ohHi > ohLo {
-					at := (ohLo*sh+hOff)*W + wOff + owLo
-					addRows(dst[at:], src[ohLo*OW+owLo:], ohHi-ohLo, n, sh*W, OW)
-				}
-				continue
-			}
-			for oy := ohLo; oy < ohHi; oy++ {
-				s := src[oy*OW+owLo : oy*OW+owHi]
-				at := (oy*sh + hOff) * W
-				if sw == 1 {
-					convAdd(dst[at+owLo+wOff:at+owLo+wOff+n], s)
-					continue
-				}
-				drow := dst[at : at+W]
-				ix := owLo*sw + wOff
-				for _, v := range s {
-					drow[ix] += v
-					ix += sw
-				}
-			}
+	i, j := kidx/c.kw, kidx%c.kw
+	hOff := i*c.dh - c.ph
+	ohLo, ohHi := c.ohLo[i], c.ohHi[i]
+	wOff := j*c.dw - c.pw
+	owLo, owHi := c.owLo[j], c.owHi[j]
+	if owLo >= owHi || ohLo >= ohHi {
+		return
+	}
+	n := owHi - owLo
+	if sw == 1 {
+		at := (ohLo*sh+hOff)*W + wOff + owLo
+		addRows(dst[at:], src[ohLo*OW+owLo:], ohHi-ohLo, n, sh*W, OW)
+		return
+	}
+	for oy := ohLo; oy < ohHi; oy++ {
+		s := src[oy*OW+owLo : oy*OW+owHi]
+		drow := dst[(oy*sh+hOff)*W:][:W]
+		ix := owLo*sw + wOff
+		for _, v := range s {
+			drow[ix] += v
+			ix += sw
 		}
 	}
 }

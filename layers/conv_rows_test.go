@@ -4,12 +4,19 @@ import (
 	"testing"
 )
 
-// The row kernels (assembly where available) agree with the portable Go.
+// The row kernels (each assembly variant the CPU can run) agree with the
+// portable Go.
 func TestConvRowKernels(t *testing.T) {
+	forRowKernels(func(name string) {
+		t.Run(name, testConvRowKernels)
+	})
+}
+
+func testConvRowKernels(t *testing.T) {
 	r := coreRand()
-	for trial := 0; trial < 300; trial++ {
+	for trial := 0; trial < 500; trial++ {
 		rows := r.IntN(5)
-		ow := 1 + r.IntN(40)
+		ow := 1 + r.IntN(70)
 		lo := r.IntN(ow + 1)
 		hi := lo + r.IntN(ow-lo+1)
 		stride := 1 + r.IntN(3)
@@ -31,7 +38,7 @@ func TestConvRowKernels(t *testing.T) {
 			}
 		}
 
-		n := r.IntN(40)
+		n := r.IntN(70)
 		dpitch, spitch := n+r.IntN(5), n+r.IntN(5)
 		dst := make([]float32, rows*dpitch+n+3)
 		for i := range dst {
@@ -50,5 +57,4 @@ func TestConvRowKernels(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("assembly row kernels in use: %v", rowsAsm)
 }

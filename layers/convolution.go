@@ -36,6 +36,12 @@ func (l *Convolution) Reshape(bottom, top []*tensor.Blob) error { return l.resha
 // (usually the whole batch) per GEMM.
 func (l *Convolution) Forward(bottom, top []*tensor.Blob) {
 	w := l.packWeights()
+	if l.imagePath() {
+		for i, b := range bottom {
+			l.forwardImage(w, b.Data, top[i].Data)
+		}
+		return
+	}
 	for i, b := range bottom {
 		for n0 := 0; n0 < l.num; n0 += l.chunk {
 			cn := min(l.chunk, l.num-n0)
@@ -56,6 +62,10 @@ func (l *Convolution) Backward(top []*tensor.Blob, propagateDown []bool, bottom 
 	for i, t := range top {
 		wantX := propagateDown[i]
 		if !wantW && !wantB && !wantX {
+			continue
+		}
+		if l.imagePath() {
+			l.backwardImage(bottom[i].Data, bottom[i].Diff, t.Diff, wantW, wantB, wantX)
 			continue
 		}
 		for n0 := 0; n0 < l.num; n0 += l.chunk {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sparknet/sparknet/caffe/pb"
+	"github.com/sparknet/sparknet/internal/threads"
 	"github.com/sparknet/sparknet/tensor"
 )
 
@@ -14,7 +15,9 @@ func init() {
 		if dp == nil {
 			dp = &pb.DummyDataParameter{}
 		}
-		return &DummyData{param: dp, ctx: ctx}, nil
+		l := &DummyData{param: dp, ctx: ctx}
+		l.fillFn = l.fillRange
+		return l, nil
 	})
 }
 
@@ -22,12 +25,21 @@ func init() {
 // dummy_data_param (shape, or the legacy num/channels/height/width), filled
 // by data_filler (one for all tops or one per top; constant 0 by default).
 // Constant tops are filled once; the others are refilled by every Forward.
+// Gaussian (not sparse) and uniform refills run in parallel: each block of
+// fillBlock values has its own stream, seeded by one draw from the layer's
+// generator, so the values do not depend on the thread count.
 type DummyData struct {
 	param   *pb.DummyDataParameter
 	ctx     *Context
 	fillers []*pb.FillerParameter
 	refill  []bool
 	err     error
+
+	// The running parallel refill.
+	fillData []float32
+	fillP    *pb.FillerParameter
+	fillSeed uint64
+	fillFn   func(lo, hi int)
 }
 
 // Type returns "DummyData".
@@ -127,8 +139,26 @@ func (l *DummyData) Forward(bottom, top []*tensor.Blob) {
 		if !l.refill[id] {
 			continue
 		}
+		if f := l.fillers[id]; f.GetType() == "uniform" || f.GetType() == "gaussian" && f.GetSparse() < 0 {
+			l.fillData, l.fillP, l.fillSeed = t.Data, f, l.ctx.Rand.Uint64()
+			threads.For((len(t.Data)+fillBlock-1)/fillBlock, 1, l.fillFn)
+			l.fillData, l.fillP = nil, nil
+			continue
+		}
 		if err := Fill(t, l.fillers[id], l.ctx.Rand); err != nil {
 			l.err = fmt.Errorf("data_filler for top %d: %w", i, err)
+		}
+	}
+}
+
+// fillRange refills blocks [lo, hi) of the running refill.
+func (l *DummyData) fillRange(lo, hi int) {
+	for b := lo; b < hi; b++ {
+		d := l.fillData[b*fillBlock : min(len(l.fillData), (b+1)*fillBlock)]
+		if l.fillP.GetType() == "uniform" {
+			fillUniformBlock(d, l.fillP.GetMin(), l.fillP.GetMax(), l.fillSeed, uint64(b))
+		} else {
+			fillNormalBlock(d, l.fillP.GetMean(), l.fillP.GetStd(), l.fillSeed, uint64(b))
 		}
 	}
 }

@@ -45,7 +45,11 @@ type Pooling struct {
 	fwdFn      func(chunk, lo, hi int)
 	bwdFn      func(lo, hi int)
 	planeGrain int
-	scratch    [][]int64 // per thread: the separable passes' rows
+	scratch    [][]int64     // per thread: the separable passes' rows
+	geom       *poolGeom     // the AVX-512 kernels' tables; nil: portable code
+	bgeom      *poolBackGeom // the AVX-512 average gradient's; nil: portable code
+	gs         [][]float32   // per thread: its scratch
+	aveBwdFn   func(chunk, lo, hi int)
 }
 
 func newPooling(p *pb.LayerParameter, ctx *Context) (Layer, error) {
@@ -116,6 +120,7 @@ func newPooling(p *pb.LayerParameter, ctx *Context) (Layer, error) {
 	}
 	l.fwdFn = l.forwardRange
 	l.bwdFn = l.backwardRange
+	l.aveBwdFn = l.aveBackwardRange
 	return l, nil
 }
 
@@ -195,6 +200,8 @@ func (l *Pooling) Reshape(bottom, top []*tensor.Blob) error {
 		l.rnd = l.rnd[:n]
 	}
 	l.planeGrain = max(1, (1<<13)/max(1, l.oh*l.ow*l.kh*l.kw))
+	l.geom = l.poolGeomFor(l.geom)
+	l.bgeom = l.poolBackGeomFor(l.bgeom)
 	return nil
 }
 
@@ -213,7 +220,7 @@ func (l *Pooling) Forward(bottom, top []*tensor.Blob) {
 	}
 	planes := l.num * l.ch
 	pool := threads.Default()
-	if l.method == pb.PoolingParameter_MAX {
+	if l.method == pb.PoolingParameter_MAX && l.geom == nil {
 		// Per-thread rows for maxPlane (allocated once per thread count).
 		nt := pool.Threads()
 		if len(l.scratch) < nt {
@@ -235,7 +242,30 @@ func (l *Pooling) Backward(top []*tensor.Blob, propagateDown []bool, bottom []*t
 		return
 	}
 	l.dy, l.dx = top[0].Diff, bottom[0].Diff
+	if l.bgeom != nil {
+		pool := threads.Default()
+		nt := pool.Threads()
+		if len(l.gs) < nt {
+			l.gs = append(l.gs, make([][]float32, nt-len(l.gs))...)
+		}
+		for t := range l.gs[:nt] {
+			l.gs[t] = resizeConvBuf(l.gs[t], l.oh*l.ow)
+		}
+		planes := l.num * l.ch
+		pool.Run(planes, max(1, planes/l.planeGrain), l.aveBwdFn)
+		return
+	}
 	threads.For(l.num*l.ch, l.planeGrain, l.bwdFn)
+}
+
+// aveBackwardRange computes the average-pooling gradient of planes
+// [lo, hi) with the AVX-512 kernel.
+func (l *Pooling) aveBackwardRange(chunk, lo, hi int) {
+	H, W, OH, OW := l.h, l.w, l.oh, l.ow
+	gs := l.gs[chunk]
+	for pl := lo; pl < hi; pl++ {
+		poolAveBack(l.dx[pl*H*W:(pl+1)*H*W], l.dy[pl*OH*OW:(pl+1)*OH*OW], gs, l.bgeom)
+	}
 }
 
 func (l *Pooling) forwardRange(chunk, lo, hi int) {
@@ -245,7 +275,11 @@ func (l *Pooling) forwardRange(chunk, lo, hi int) {
 		y := l.y[pl*OH*OW : (pl+1)*OH*OW]
 		if l.method == pb.PoolingParameter_MAX {
 			mask := l.mask[pl*OH*OW : (pl+1)*OH*OW]
-			l.maxPlane(x, y, mask, l.scratch[chunk])
+			if l.geom != nil {
+				poolMaxPlane(y, x, mask, l.geom)
+			} else {
+				l.maxPlane(x, y, mask, l.scratch[chunk])
+			}
 			if l.m != nil {
 				m := l.m[pl*OH*OW : (pl+1)*OH*OW]
 				for i, v := range mask {
@@ -256,6 +290,10 @@ func (l *Pooling) forwardRange(chunk, lo, hi int) {
 		}
 		switch l.method {
 		case pb.PoolingParameter_AVE:
+			if l.geom != nil {
+				poolAvePlane(y, x, l.geom)
+				continue
+			}
 			for oy := 0; oy < OH; oy++ {
 				hs := oy*l.sh - l.ph
 				he := min(hs+l.kh, H+l.ph)
@@ -324,7 +362,15 @@ func (l *Pooling) maxPlane(x, y []float32, mask []int32, sc []int64) {
 		hs := oy*l.sh - l.ph
 		he := min(hs+l.kh, H)
 		hs = max(hs, 0)
-		copy(bk, hp[hs*OW:(hs+1)*OW])
+		if hs >= he {
+			// Without padding, a ceil-rounded last window may start
+			// below the image: Caffe leaves it at -FLT_MAX, index -1.
+			for i := range bk {
+				bk[i] = poolNone
+			}
+		} else {
+			copy(bk, hp[hs*OW:(hs+1)*OW])
+		}
 		for iy := hs + 1; iy < he; iy++ {
 			poolMaxInto(bk, hp[iy*OW:(iy+1)*OW])
 		}

@@ -64,6 +64,10 @@ func (l *ReLU) Backward(top []*tensor.Blob, propagateDown []bool, bottom []*tens
 func (l *ReLU) forwardRange(lo, hi int) {
 	x, y := l.x[lo:hi], l.y[lo:hi]
 	y = y[:len(x)]
+	if reluAsm() {
+		reluForwardAsm(y, x, l.slope)
+		return
+	}
 	if l.slope == 0 {
 		for i, v := range x {
 			y[i] = max(v, 0)
@@ -89,6 +93,10 @@ func reluStep(v float32) float32 {
 func (l *ReLU) backwardRange(lo, hi int) {
 	x, dy, dx := l.x[lo:hi], l.dy[lo:hi], l.dx[lo:hi]
 	dy, dx = dy[:len(x)], dx[:len(x)]
+	if reluAsm() {
+		reluBackwardAsm(dx, dy, x, l.slope)
+		return
+	}
 	if l.slope == 0 {
 		for i, v := range x {
 			dx[i] = dy[i] * reluStep(v)

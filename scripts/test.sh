@@ -20,7 +20,7 @@ echo "== go test"
 go test -count=1 -timeout 20m ./...
 
 echo "== go test -tags noasm (generic kernels)"
-go test -count=1 -tags noasm ./blas/...
+go test -count=1 -tags noasm ./blas/... ./layers
 
 echo "== go test -race (concurrent packages)"
 go test -count=1 -race -timeout 20m $(go list ./internal/... ./blas/... ./data/... ./parallel/... ./engine/... 2>/dev/null)
