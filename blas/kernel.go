@@ -70,6 +70,14 @@ func UseGeneric(on bool) (was bool) { return useGeneric.Swap(on) }
 // Kernel describes the SGEMM micro-kernel in use, e.g. "avx512 13x32".
 func Kernel() string { return active().name }
 
+// Tile returns the rows and columns of C that one call of the micro-kernel
+// in use computes (13 x 32 for AVX-512). Callers free to choose which way
+// round to multiply can pick the orientation whose sizes fill the tiles.
+func Tile() (mr, nr int) {
+	im := active()
+	return im.mr, im.nr
+}
+
 func active() *impl {
 	if len(available) > 0 && !useGeneric.Load() {
 		return available[0]

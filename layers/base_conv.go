@@ -80,6 +80,7 @@ type baseConv struct {
 	nb, nBlk                              int // images per block, blocks
 	dwRows                                bool
 	nPart                                 int
+	partT                                 bool // partials transposed (see weightGradPartials)
 	part                                  []float32
 	argW, argY, argDX                     []float32
 	fwdImgFn, dwRowsFn, dwPartFn, dxImgFn func(chunk, lo, hi int)

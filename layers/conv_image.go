@@ -66,6 +66,7 @@ func (c *baseConv) reshapeImage() {
 	c.nPart = 0
 	if !c.dwRows {
 		c.nPart = min(c.nBlk, convPartials)
+		c.partT = convPartTransposed(c.convOut/c.group, c.colRows)
 		c.part = resizeConvBuf(c.part, c.nPart*c.convOut*c.colRows)
 	}
 	c.dwb = resizeConvBuf(c.dwb, c.convOut*c.colRows)
@@ -75,6 +76,22 @@ func (c *baseConv) reshapeImage() {
 	c.ensureScratch(threads.Count())
 	c.c2i = c.col2imGeomFor(c.c2i)
 	c.i2c = c.im2colGeomFor(c.i2c)
+}
+
+// convPartTransposed reports whether the partial weight gradients of a
+// layer with m output channels per group and rows lowering rows are
+// computed transposed: when that fills the micro-kernel's tiles better (a
+// variable for tests, which try both).
+var convPartTransposed = func(m, rows int) bool {
+	mr, nr := blas.Tile()
+	return tileFill(rows, m, mr, nr) > tileFill(m, rows, mr, nr)
+}
+
+// tileFill is the share of the micro-kernel tiles (mr x nr) covering an m
+// x n product that the product fills.
+func tileFill(m, n, mr, nr int) float64 {
+	tm, tn := (m+mr-1)/mr, (n+nr-1)/nr
+	return float64(m*n) / float64(tm*mr*tn*nr)
 }
 
 // ensureScratch gives each of nt threads a column buffer for a block of
@@ -243,7 +260,11 @@ func (c *baseConv) backwardImage(x, dx, dy []float32, wantW, wantB, wantX bool) 
 	case wantW:
 		pool.Run(c.nPart, 0, c.dwPartFn)
 		c.sumPartials()
-		c.addWeightGrad(c.dwb, wantB)
+		if c.partT {
+			c.addWeightGradT(c.dwb, wantB)
+		} else {
+			c.addWeightGrad(c.dwb, wantB)
+		}
 	case wantB:
 		threads.For(c.convOut, 1, c.biasImgFn)
 	}
@@ -289,7 +310,9 @@ func (c *baseConv) weightGradRows(chunk, lo, hi int) {
 
 // weightGradPartials computes the partial weight gradients of partial
 // blocks [lo, hi): partial i sums image blocks [i*nBlk/nPart,
-// (i+1)*nBlk/nPart).
+// (i+1)*nBlk/nPart). Each partial is convOut x colRows or, when partT,
+// transposed (group*colRows x convOut/group, as weightGradRows): the
+// orientation whose sizes fill the micro-kernel's tiles better.
 func (c *baseConv) weightGradPartials(chunk, lo, hi int) {
 	col := c.scr[chunk]
 	m := c.convOut / c.group
@@ -308,6 +331,13 @@ func (c *baseConv) weightGradPartials(chunk, lo, hi int) {
 				beta = 0
 			}
 			for g := 0; g < c.group; g++ {
+				if c.partT {
+					blas.SgemmSerial(false, true, wk, m, cn*c.ySpatial, 1,
+						col[g*wk*c.ld:], c.ld,
+						yb[g*m*ldy:], ldy,
+						beta, part[g*wk*m:], m)
+					continue
+				}
 				blas.SgemmSerial(false, true, m, wk, cn*c.ySpatial, 1,
 					yb[g*m*ldy:], ldy,
 					col[g*wk*c.ld:], c.ld,

@@ -100,15 +100,20 @@ func TestConvPlaneKernelsMatchRows(t *testing.T) {
 // The image path agrees with a direct convolution and has the gradients
 // of finite differences, for random geometries, groups, and both ways of
 // sharing out the weight gradient (rows; fixed image blocks, with a batch
-// that the blocks do not divide evenly).
+// that the blocks do not divide evenly, their partial sums either way
+// round).
 func TestConvImagePathRandom(t *testing.T) {
 	r := coreRand()
-	defer func(v int) { convRowsMin = v }(convRowsMin)
+	defer func(v int, f func(m, rows int) bool) { convRowsMin, convPartTransposed = v, f }(convRowsMin, convPartTransposed)
 	for trial := 0; trial < 12; trial++ {
 		text, shape := randomConvGeom(r)
 		shape[2], shape[3] = min(shape[2], 9), min(shape[3], 9) // keep the finite differences cheap
-		for _, rowsMin := range []int{1, 1 << 30} {
-			convRowsMin = rowsMin
+		for _, share := range []struct {
+			rowsMin    int
+			transposed bool
+		}{{1, false}, {1 << 30, false}, {1 << 30, true}} {
+			convRowsMin = share.rowsMin
+			convPartTransposed = func(int, int) bool { return share.transposed }
 			l := coreLayer(t, pb.Phase_TRAIN, `name: "c" `+text)
 			x := gaussBlob(r, 1, shape...)
 			top := blobs(1)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sparknet/sparknet/caffe"
 	"github.com/sparknet/sparknet/caffe/pb"
@@ -284,5 +287,56 @@ func TestUpgradeSolverUpgradesInlineNet(t *testing.T) {
 	ip := np.Layer[1]
 	if ip.GetType() != "InnerProduct" || len(ip.Param) != 2 || ip.Param[0].GetLrMult() != 1 || ip.Param[1].GetLrMult() != 2 {
 		t.Errorf("inline ip layer: %v", ip)
+	}
+}
+
+// A V1 caffemodel with legacy 4-D blob dimensions comes out of `upgrade
+// -weights` as V2 layers whose blobs have today's shapes and the same
+// values.
+func TestUpgradeWeightsV1LegacyBlobs(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "v1.caffemodel"), filepath.Join(dir, "v2.caffemodel")
+	legacy := func(n, c, h, w int32) *pb.BlobProto {
+		b := &pb.BlobProto{Num: &n, Channels: &c, Height: &h, Width: &w}
+		for i := range n * c * h * w {
+			b.Data = append(b.Data, float32(i)/7)
+		}
+		return b
+	}
+	ipType, convType := pb.V1LayerParameter_INNER_PRODUCT, pb.V1LayerParameter_CONVOLUTION
+	v1 := &pb.NetParameter{Name: proto.String("legacy"), Layers: []*pb.V1LayerParameter{
+		{Name: proto.String("conv"), Type: &convType, Blobs: []*pb.BlobProto{legacy(4, 3, 5, 5), legacy(1, 1, 1, 4)}},
+		{Name: proto.String("ip"), Type: &ipType, Blobs: []*pb.BlobProto{legacy(1, 1, 10, 20), legacy(1, 1, 1, 10)}},
+	}}
+	if err := caffe.WriteBinary(in, v1); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"upgrade", "-model", "", "-solver", "", "-weights", in, "-out", out}
+	if code := run(args); code != 0 {
+		t.Fatalf("sparknet %s: exit status %d", strings.Join(args, " "), code)
+	}
+	got, err := caffe.LoadWeights(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.GetLayers()) != 0 || len(got.GetLayer()) != 2 {
+		t.Fatalf("not upgraded to V2 layers: %v", got)
+	}
+	for i, want := range []struct {
+		typ    string
+		shapes [][]int64
+	}{{"Convolution", [][]int64{{4, 3, 5, 5}, {4}}}, {"InnerProduct", [][]int64{{10, 20}, {10}}}} {
+		l := got.Layer[i]
+		if l.GetType() != want.typ || len(l.Blobs) != 2 {
+			t.Fatalf("layer %d: type %q with %d blobs, want %s with 2", i, l.GetType(), len(l.Blobs), want.typ)
+		}
+		for j, b := range l.Blobs {
+			if !slices.Equal(b.GetShape().GetDim(), want.shapes[j]) || b.Num != nil || b.Width != nil {
+				t.Errorf("%s blob %d: shape %v (num %v), want %v and no legacy dims", want.typ, j, b.GetShape().GetDim(), b.Num, want.shapes[j])
+			}
+			if !slices.Equal(b.Data, v1.Layers[i].Blobs[j].Data) {
+				t.Errorf("%s blob %d: values changed", want.typ, j)
+			}
+		}
 	}
 }
