@@ -186,6 +186,9 @@ func (s *Solver) updateRange(i, lo, hi int) {
 	delta := s.param.GetDelta()
 	switch s.method {
 	case SGD:
+		if sgdKernel(w, g, h, r, rate, momentum) {
+			return
+		}
 		for k, gk := range g {
 			gk = r.apply(gk, w[k])
 			hk := float32(rate*gk) + float32(momentum*h[k])

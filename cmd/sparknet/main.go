@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -90,6 +91,7 @@ func mainUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].Short)
 	}
 	fmt.Fprintf(w, "\nRun 'sparknet help <command>' for the flags of a command.\n")
+	fmt.Fprintf(w, "Set SPARKNET_CPUPROFILE=FILE to write a CPU profile of the command (go tool pprof).\n")
 }
 
 func init() {
@@ -139,6 +141,20 @@ func run(args []string) int {
 			return 0
 		}
 		return 2
+	}
+	if path := os.Getenv("SPARKNET_CPUPROFILE"); path != "" {
+		// A CPU profile of the whole command, for `go tool pprof`.
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sparknet: SPARKNET_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "sparknet: SPARKNET_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
