@@ -5,7 +5,9 @@
 # embedded NATS server) runs in one namespace, K workers in K others. For
 # each RTT it trains LeNet on Fashion-MNIST to TARGET accuracy (or MAXITER
 # iterations) and prints the per-round overhead (round time minus the
-# slowest worker's compute), the bytes per round and the time to accuracy.
+# slowest worker's compute), the bytes per round (the broadcast the workers
+# read: the weights, or with a lossy -compress their update; the deltas;
+# the partition states stored in the background) and the time to accuracy.
 #
 #   sudo bench/cluster.sh                      # RTTS="0 10 100" K=3 TAU=20
 #   RTTS="0 50" K=4 TAU=50 COMPRESS=int8 bench/cluster.sh
@@ -88,7 +90,7 @@ sed -e "s#examples/lenet/fmnist_train_lmdb#$root/examples/lenet/fmnist_train_lmd
 	-e "s#examples/lenet/fmnist_test_lmdb#$root/examples/lenet/fmnist_test_lmdb#" \
 	examples/lenet/lenet_train_test.prototxt >"$net"
 
-printf '%-8s %-7s %12s %12s %12s %14s %14s %10s %12s\n' "RTT" "rounds" "round ms" "compute ms" "overhead ms" "payload B/rd" "wire B/rd" "final acc" "t->$TARGET s"
+printf '%-8s %-7s %10s %11s %12s %12s %12s %12s %12s %10s %12s\n' "RTT" "rounds" "round ms" "compute ms" "overhead ms" "bcast B/rd" "delta B/rd" "state B/rd" "wire B/rd" "final acc" "t->$TARGET s"
 for rtt in $RTTS; do
 	half=$(python3 -c "print($rtt / 2)")
 	if [ "$delay" = netem ]; then
@@ -161,16 +163,22 @@ d, rtt, target = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rounds = [json.loads(l) for l in open(d + "/lenet_nats_rounds.jsonl")]
 steady = rounds[1:] or rounds
 med = lambda k: statistics.median(r[k] for r in steady) * 1e3
-payload = statistics.mean(r["weights_bytes"] * r["combined"] + r["delta_bytes"] for r in steady)
-wire = statistics.mean(r["weights_bytes"] + r["weights_fetched_bytes"] + 2 * r["delta_bytes"] + r["state_read_bytes"] for r in steady)
+mean = lambda k: statistics.mean(r.get(k, 0) for r in steady)
+bcast, delta, state = mean("weights_fetched_bytes"), mean("delta_bytes"), mean("state_stored_bytes")
+# The server's critical-path traffic: the broadcast in once and out to each
+# worker (the weights whole, stored once when a worker asked, included),
+# the deltas in and out, states read by workers that took a partition over.
+wire = statistics.mean(r["weights_bytes"] + r["weights_fetched_bytes"] + 2 * r["delta_bytes"] + r["state_read_bytes"]
+                       + (r.get("full_bytes", 0) // r["full_fetches"] if r.get("full_fetches") else 0) for r in steady)
 tests = [json.loads(l) for l in open(d + "/lenet_metrics.jsonl")]
 tests = [t for t in tests if "accuracy" in t]
 reach = next((t["wall_s"] for t in tests if t["accuracy"] >= target), None)
 final = tests[-1]["accuracy"] if tests else float("nan")
-print("%-8s %-7d %12.1f %12.1f %12.1f %14.0f %14.0f %10.4f %12s" % (
-    rtt + " ms", len(rounds), med("wall_s"), med("compute_s"), med("overhead_s"), payload, wire, final,
+print("%-8s %-7d %10.1f %11.1f %12.1f %12.0f %12.0f %12.0f %12.0f %10.4f %12s" % (
+    rtt + " ms", len(rounds), med("wall_s"), med("compute_s"), med("overhead_s"), bcast, delta, state, wire, final,
     "%.1f" % reach if reach is not None else "not reached"))
 EOF
 done
-echo "(medians over rounds after the first; payload = the broadcast to every worker plus the deltas,"
+echo "(medians over rounds after the first; bytes are means per round: bcast = what the workers read of"
+echo " the broadcast, delta = the deltas combined, state = partition states stored off the critical path,"
 echo " wire = what the NATS server moved on the rounds' critical path; logs in $out/)"

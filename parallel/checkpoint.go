@@ -28,8 +28,10 @@ import (
 //
 // The run state archive holds run.json (the run's settings and position),
 // outer.state (the outer optimizer's state), history.f32 (the global
-// history in momentum mode average) and worker-NNNN.state for each
-// partition (Worker.MarshalState).
+// history in momentum mode average), replica.f32 (with a lossy codec: the
+// weights the workers hold, which the next round's broadcast updates; see
+// Broadcast) and worker-NNNN.state for each partition
+// (Worker.MarshalState).
 
 // RunStatePath returns the parallel run state that goes with a solver state
 // file: X.solverstate -> X.parallel.
@@ -70,6 +72,7 @@ type runState struct {
 	info    runInfo
 	outer   []byte
 	history []float32
+	replica []float32
 	workers [][]byte
 }
 
@@ -99,6 +102,11 @@ func writeRunState(path string, rs *runState) error {
 		}
 		if rs.history != nil {
 			if err := put("history.f32", appendFloats(nil, rs.history)); err != nil {
+				return err
+			}
+		}
+		if rs.replica != nil {
+			if err := put("replica.f32", appendFloats(nil, rs.replica)); err != nil {
 				return err
 			}
 		}
@@ -156,6 +164,13 @@ func readRunState(path string) (*runState, error) {
 		}
 		r := reader{b: h}
 		rs.history = r.floats(len(h) / 4)
+	}
+	if b, ok := files["replica.f32"]; ok {
+		if len(b) != 4*rs.info.Params {
+			return nil, fmt.Errorf("%s: replica.f32 has %d bytes for %d parameters", path, len(b), rs.info.Params)
+		}
+		r := reader{b: b}
+		rs.replica = r.floats(len(b) / 4)
 	}
 	for i := 0; i < rs.info.Workers; i++ {
 		name := fmt.Sprintf("worker-%04d.state", i)

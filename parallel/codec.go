@@ -185,12 +185,26 @@ func encodeUpdate(c Codec, w, g, r []float32, half []uint16, q []int8) (scale fl
 		}
 	case CodecInt8:
 		q = q[:len(w)]
-		var amax float32
-		for j := range w {
-			u := float32(w[j]-g[j]) + r[j]
-			r[j] = u // the residual holds u until it is quantized below
-			amax = max(amax, float32(math.Abs(float64(u))))
+		// The residual holds u until it is quantized below. The largest
+		// magnitude is taken on the bits: for floats without a sign, the
+		// order of their bits as integers is their order, and every NaN
+		// comes after infinity.
+		var m0, m1 uint32
+		j := 0
+		for ; j+2 <= len(w); j += 2 {
+			w2, g2, r2 := w[j:j+2:j+2], g[j:j+2:j+2], r[j:j+2:j+2]
+			u0 := float32(w2[0]-g2[0]) + r2[0]
+			u1 := float32(w2[1]-g2[1]) + r2[1]
+			r2[0], r2[1] = u0, u1
+			m0 = max(m0, math.Float32bits(u0)&^(1<<31))
+			m1 = max(m1, math.Float32bits(u1)&^(1<<31))
 		}
+		for ; j < len(w); j++ {
+			u := float32(w[j]-g[j]) + r[j]
+			r[j] = u
+			m0 = max(m0, math.Float32bits(u)&^(1<<31))
+		}
+		amax := math.Float32frombits(max(m0, m1))
 		scale = amax / 127
 		if scale == 0 || math.IsInf(float64(scale), 0) || math.IsNaN(float64(scale)) {
 			// All zero; or an overflow, which the caller's finite check on
@@ -198,18 +212,60 @@ func encodeUpdate(c Codec, w, g, r []float32, half []uint16, q []int8) (scale fl
 			clear(q)
 			return scale
 		}
-		for j, u := range r {
-			k := math.RoundToEven(float64(u / scale))
-			k = min(max(k, -127), 127)
-			q[j] = int8(k)
-			r[j] = u - float32(float32(k)*scale)
-		}
+		quantize8(r, q, scale)
 	}
 	return scale
 }
 
-// decodeUpdate reconstructs one blob of a worker's weights from a lossy
-// payload: out = g + decode(code), in float32.
+// roundMagic is 1.5 * 2^23: adding it to a float32 of magnitude below 2^22
+// rounds it to an integer (to nearest, ties to even: IEEE addition), which
+// subtracting it recovers exactly.
+const roundMagic = 12582912
+
+// quantize8 quantizes the finite updates in r with a positive finite
+// scale: q = clamp(roundToEven(u/scale), -127, 127), and leaves the
+// residual u - q*scale in r. (Clamping u/scale to ±127 before rounding
+// gives the same q as after, and keeps it far below 2^22.)
+func quantize8(r []float32, q []int8, scale float32) {
+	q = q[:len(r)]
+	for j, u := range r {
+		x := u / scale
+		if x > 127 {
+			x = 127
+		} else if x < -127 {
+			x = -127
+		}
+		y := float32(x + roundMagic)
+		// y's bits are those of roundMagic plus the integer.
+		q[j] = int8(int32(math.Float32bits(y)) - 0x4b400000)
+		r[j] = u - float32(float32(y-roundMagic)*scale)
+	}
+}
+
+// decodeValues writes one blob's decoded update, decode(code), to out: the
+// float32 values a lossy payload stands for.
+func decodeValues(c Codec, half []uint16, q []int8, scale float32, out []float32) {
+	switch c {
+	case CodecFP16:
+		half = half[:len(out)]
+		for j := range out {
+			out[j] = halfToFloat32(half[j])
+		}
+	case CodecBF16:
+		half = half[:len(out)]
+		for j := range out {
+			out[j] = bf16ToFloat32(half[j])
+		}
+	case CodecInt8:
+		q = q[:len(out)]
+		for j := range out {
+			out[j] = float32(float32(q[j]) * scale)
+		}
+	}
+}
+
+// decodeUpdate reconstructs one blob of weights from a lossy payload: out =
+// g + decode(code), in float32 (out may be g).
 func decodeUpdate(c Codec, g []float32, half []uint16, q []int8, scale float32, out []float32) {
 	out = out[:len(g)]
 	switch c {

@@ -161,3 +161,38 @@ func TestParseCodecAndMode(t *testing.T) {
 		t.Errorf("int8 payload of 1000 params in 4 blobs = %d bytes, want 1016", b)
 	}
 }
+
+// TestQuantize8MatchesRoundToEven: the fast int8 quantizer gives the
+// codes and residuals of the plain definition (float64 RoundToEven, then
+// clamping), ties and clamped values included.
+func TestQuantize8MatchesRoundToEven(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 200; trial++ {
+		n := 1000
+		u := make([]float32, n)
+		scale := float32(math.Ldexp(1+r.Float64(), r.IntN(60)-30))
+		if trial%2 == 0 {
+			scale = float32(math.Ldexp(1, r.IntN(60)-30)) // ties are exact
+		}
+		for j := range u {
+			switch r.IntN(4) {
+			case 0: // exact ties k + 0.5
+				u[j] = float32(float64(r.IntN(254)-127)+0.5) * scale
+			case 1: // beyond the clamp
+				u[j] = float32(r.NormFloat64()*200) * scale
+			default:
+				u[j] = float32(r.NormFloat64()*40) * scale
+			}
+		}
+		got, gq := append([]float32(nil), u...), make([]int8, n)
+		quantize8(got, gq, scale)
+		for j, x := range u {
+			k := math.RoundToEven(float64(x / scale))
+			k = min(max(k, -127), 127)
+			res := x - float32(float32(k)*scale)
+			if gq[j] != int8(k) || math.Float32bits(got[j]) != math.Float32bits(res) {
+				t.Fatalf("u=%v scale=%v: code %d residual %v, want %d %v", x, scale, gq[j], got[j], int8(k), res)
+			}
+		}
+	}
+}

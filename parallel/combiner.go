@@ -3,6 +3,7 @@ package parallel
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 )
@@ -17,11 +18,13 @@ var ErrRoundClosed = errors.New("the round is closed")
 // does not depend on the order of arrival, and it never holds more than one
 // model-sized float64 sum per averaged quantity (plus, for lossy codecs, one
 // float32 decode buffer): the NATS engine feeds it deltas one at a time.
+// With codec none it averages the workers' weights; with a lossy codec their
+// updates, which it adds to the round's global weights.
 // Its methods are safe for concurrent use.
 type Combiner struct {
 	mu     sync.Mutex
 	expect Expect
-	global []float32 // the round's global weights, for lossy codecs
+	global []float32 // the round's global weights, which lossy updates are added to
 
 	weights, history *ExactSum
 	// held are deltas added with AddNoCopy, summed at Finish.
@@ -35,9 +38,10 @@ type Combiner struct {
 }
 
 // NewCombiner returns a combiner for a round with the given expectations;
-// global is the round's global weights (flat, e.Layout), read to
-// reconstruct the weights of lossy deltas. It must stay unchanged until
-// Finish.
+// global is the driver's global weights (flat, e.Layout): with a lossy
+// codec, Finish adds the mean of the workers' updates to them (the workers
+// started from Global.Weights, which may differ, see Broadcast). It must
+// stay unchanged until Finish.
 func NewCombiner(e Expect, global []float32) *Combiner {
 	return &Combiner{expect: e, global: global, got: map[int]WorkerStats{}}
 }
@@ -98,7 +102,7 @@ func (c *Combiner) Add(d *Delta) error {
 		if c.scratch == nil {
 			c.scratch = make([]float32, l.Len())
 		}
-		if err := c.reconstruct(d, c.scratch); err != nil {
+		if err := c.decode(d, c.scratch); err != nil {
 			return err
 		}
 		c.weights.Add(0, c.scratch)
@@ -138,7 +142,7 @@ func (c *Combiner) AddNoCopy(d *Delta) error {
 				return err
 			}
 		}
-		// Reconstructed weights need a buffer anyway: sum them now.
+		// Decoded updates need a buffer anyway: sum them now.
 		l := c.expect.Layout
 		if c.weights == nil {
 			c.weights = NewExactSum(l.Len())
@@ -146,7 +150,7 @@ func (c *Combiner) AddNoCopy(d *Delta) error {
 		if c.scratch == nil {
 			c.scratch = make([]float32, l.Len())
 		}
-		if err := c.reconstruct(d, c.scratch); err != nil {
+		if err := c.decode(d, c.scratch); err != nil {
 			return err
 		}
 		c.weights.Add(0, c.scratch)
@@ -173,8 +177,9 @@ func (c *Combiner) historyOffset(i int) int {
 	return (i/l.Blobs())*l.Len() + l.Offset(i%l.Blobs())
 }
 
-// reconstruct writes g + decode(d) to out and checks it is finite.
-func (c *Combiner) reconstruct(d *Delta, out []float32) error {
+// decode writes the update decode(d) to out and checks that the global
+// weights plus it are finite.
+func (c *Combiner) decode(d *Delta, out []float32) error {
 	l := c.expect.Layout
 	for i := 0; i < l.Blobs(); i++ {
 		lo, hi := l.Offset(i), l.Offset(i)+l.Count(i)
@@ -187,10 +192,13 @@ func (c *Combiner) reconstruct(d *Delta, out []float32) error {
 		case CodecInt8:
 			q, scale = d.Int8[lo:hi], d.Scales[i]
 		}
-		decodeUpdate(d.Codec, c.global[lo:hi], half, q, scale, out[lo:hi])
+		decodeValues(d.Codec, half, q, scale, out[lo:hi])
 	}
-	if j := nonFinite(out); j >= 0 {
-		return fmt.Errorf("%w: partition %d: reconstructed weight %d is %v", ErrBadDelta, d.Partition, j, out[j])
+	g := c.global[:len(out)]
+	for j, u := range out {
+		if x := g[j] + u; math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return fmt.Errorf("%w: partition %d: global weight %d plus its update is %v", ErrBadDelta, d.Partition, j, x)
+		}
 	}
 	return nil
 }
@@ -253,9 +261,11 @@ func (c *Combiner) Rejected() map[int]error {
 }
 
 // Finish closes the round and writes the mean of the accepted workers'
-// weights to weights (flat, the layout's length) and, when histories were
-// sent, the mean of their histories to history. It returns the number of
-// deltas averaged; with none it writes nothing.
+// weights (codec none), or the global weights plus the mean of their
+// updates (lossy codecs: float32(global + mean)), to weights (flat, the
+// layout's length) and, when histories were sent, the mean of their
+// histories to history. It returns the number of deltas averaged; with none
+// it writes nothing.
 func (c *Combiner) Finish(weights, history []float32) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -296,6 +306,12 @@ func (c *Combiner) Finish(weights, history []float32) (int, error) {
 	}
 	if c.weights != nil {
 		c.weights.Mean(weights, n)
+		if c.expect.Codec.Lossy() {
+			g := c.global[:len(weights)]
+			for j, u := range weights {
+				weights[j] = g[j] + u
+			}
+		}
 		if c.history != nil {
 			c.history.Mean(history, n)
 		}

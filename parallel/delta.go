@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
+	"unsafe"
 )
 
 // ErrBadDelta is wrapped by every error about a delta that fails
@@ -152,14 +154,10 @@ func (d *Delta) AppendBinary(b []byte) ([]byte, error) {
 			b = appendFloats(b, w)
 		}
 	case CodecFP16, CodecBF16:
-		for _, h := range d.Half {
-			b = le.AppendUint16(b, h)
-		}
+		b = appendUint16s(b, d.Half)
 	case CodecInt8:
 		b = appendFloats(b, d.Scales)
-		for _, q := range d.Int8 {
-			b = append(b, byte(q))
-		}
+		b = appendInt8s(b, d.Int8)
 	}
 	for _, h := range d.History {
 		b = appendFloats(b, h)
@@ -167,15 +165,47 @@ func (d *Delta) AppendBinary(b []byte) ([]byte, error) {
 	return le.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 
+// appendFloats appends v as little-endian float32 values.
 func appendFloats(b []byte, v []float32) []byte {
 	n := len(b)
-	b = append(b, make([]byte, 4*len(v))...)
+	b = slices.Grow(b, 4*len(v))[:n+4*len(v)]
 	out := b[n:]
+	if littleEndian && len(v) > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
+		return b
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
 	return b
 }
+
+// appendInt8s appends v as bytes.
+func appendInt8s(b []byte, v []int8) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v))...)
+}
+
+// appendUint16s appends v as little-endian values.
+func appendUint16s(b []byte, v []uint16) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(v))[:n+2*len(v)]
+	out := b[n:]
+	if littleEndian && len(v) > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)))
+		return b
+	}
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(out[2*i:], x)
+	}
+	return b
+}
+
+// littleEndian reports whether this machine stores numbers as the wire
+// formats do, so that slices of them can be copied as bytes.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // checkShape checks that the payload matches Counts and the codec.
 func (d *Delta) checkShape() error {
@@ -299,7 +329,9 @@ func (e Expect) size() int {
 // expected layout and codec give (so a corrupt size field cannot make it
 // allocate), the checksum must match, the header must name the expected
 // run, round, partition count, codec and blob sizes, and every value must
-// be finite. Errors wrap ErrBadDelta. The returned delta owns its memory.
+// be finite. Errors wrap ErrBadDelta. The returned delta's float32 weights
+// may alias b (when b holds them aligned, on a little-endian machine): b
+// must stay unchanged while the delta is in use.
 func Decode(b []byte, e Expect) (*Delta, error) {
 	if want := e.size(); len(b) != want {
 		return nil, fmt.Errorf("%w: %d bytes, a delta of run %q with %d parameters (%s) has %d", ErrBadDelta, len(b), e.Run, e.Layout.Len(), e.Codec, want)
@@ -354,21 +386,18 @@ func Decode(b []byte, e Expect) (*Delta, error) {
 	n := e.Layout.Len()
 	switch d.Codec {
 	case CodecNone:
-		flat := r.floats(n)
+		flat := r.floatsNoCopy(n)
 		d.Weights = make([][]float32, blobs)
 		for i := range d.Weights {
 			d.Weights[i] = e.Layout.Segment(flat, i)
 		}
 	case CodecFP16, CodecBF16:
-		d.Half = make([]uint16, n)
-		for j := range d.Half {
-			d.Half[j] = r.u16()
-		}
+		d.Half = r.uint16s(n)
 	case CodecInt8:
 		d.Scales = r.floats(blobs)
 		d.Int8 = make([]int8, n)
-		for j, x := range r.bytes(n) {
-			d.Int8[j] = int8(x)
+		if n > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&d.Int8[0])), n), r.bytes(n))
 		}
 	}
 	if hist > 0 {
@@ -415,8 +444,36 @@ func (r *reader) u64() uint64 { return binary.LittleEndian.Uint64(r.bytes(8)) }
 func (r *reader) floats(n int) []float32 {
 	b := r.bytes(4 * n)
 	v := make([]float32, n)
+	if littleEndian && n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n), b)
+		return v
+	}
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+// floatsNoCopy is floats, aliasing the buffer when its values are
+// aligned and stored as this machine stores float32.
+func (r *reader) floatsNoCopy(n int) []float32 {
+	if !littleEndian || n == 0 || 4*n > len(r.b) || uintptr(unsafe.Pointer(&r.b[0]))%4 != 0 {
+		return r.floats(n)
+	}
+	v := unsafe.Slice((*float32)(unsafe.Pointer(&r.b[0])), n)
+	r.b = r.b[4*n:]
+	return v[:n:n]
+}
+
+func (r *reader) uint16s(n int) []uint16 {
+	b := r.bytes(2 * n)
+	v := make([]uint16, n)
+	if littleEndian && n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*n), b)
+		return v
+	}
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
 	return v
 }

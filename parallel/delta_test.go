@@ -334,3 +334,48 @@ func sameBits(a, b []float32) int {
 	}
 	return -1
 }
+
+// TestCombinerLossyAddsMeanUpdate: with a lossy codec the combiner adds the
+// exact mean of the workers' decoded updates to the global weights it was
+// given (not to the weights the workers started from, which a compressed
+// broadcast makes differ).
+func TestCombinerLossyAddsMeanUpdate(t *testing.T) {
+	l, err := NewLayout([]string{"a", "b"}, []int{3, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := []float32{1, 2, 3, -4, 0.5}
+	e := Expect{Run: "run-x", Round: 1, Iter: 1, Partitions: 2, Codec: CodecInt8, Layout: l}
+	mk := func(p int, q []int8, scales []float32) *Delta {
+		return &Delta{Run: "run-x", Round: 1, Iter: 1, Partition: p, Partitions: 2, Codec: CodecInt8,
+			Counts: l.Counts(), Int8: q, Scales: scales}
+	}
+	d0 := mk(0, []int8{1, -2, 127, 0, 3}, []float32{0.25, 0.125})
+	d1 := mk(1, []int8{3, 2, -1, 5, 0}, []float32{0.5, 1})
+	c := NewCombiner(e, g)
+	if err := c.Add(d0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddNoCopy(d1); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 5)
+	if n, err := c.Finish(got, nil); n != 2 || err != nil {
+		t.Fatalf("Finish = %d, %v", n, err)
+	}
+	// Blob a: scales 0.25 and 0.5; blob b: 0.125 and 1.
+	u0 := []float64{0.25, -0.5, 31.75, 0, 0.375}
+	u1 := []float64{1.5, 1, -0.5, 5, 0}
+	for j := range g {
+		want := g[j] + float32((u0[j]+u1[j])/2)
+		if got[j] != want {
+			t.Errorf("element %d: %v, want %v", j, got[j], want)
+		}
+	}
+	// An update that takes a global weight to infinity is refused.
+	big := mk(0, []int8{127, 0, 0, 0, 0}, []float32{3e38, 0})
+	c = NewCombiner(e, []float32{3e38, 0, 0, 0, 0})
+	if err := c.Add(big); !errors.Is(err, ErrBadDelta) || !strings.Contains(err.Error(), "plus its update") {
+		t.Errorf("an overflowing update: %v", err)
+	}
+}

@@ -44,9 +44,14 @@
 //     communication, and it is what makes K = 1 exactly plain training;
 //     reset zeroes it each round; average sends it with the weights (twice
 //     the bytes) and starts every worker from the mean.
-//   - Compression (Codec): none sends the weights as float32 (exactly); fp16,
-//     bf16 and int8 (one scale per parameter blob) send the update w - g with
-//     error feedback on the worker.
+//   - Compression (Codec), both ways: none sends the weights as float32
+//     (exactly), down and up. fp16, bf16 and int8 (one scale per parameter
+//     blob) send down the update that turns the workers' replica R of the
+//     global weights G into the next (encode(G - R), after which R +=
+//     decode; the first round sends G whole) and up each worker's update
+//     w - R with error feedback on the worker; the driver adds the mean
+//     update to G, so what the broadcast could not carry is in G - R and
+//     goes out with the next round's (see Broadcast).
 //   - Faults: a worker that returns an error or panics (recovered) is left
 //     out of the round and logged by partition; so is one that misses the
 //     round deadline, or whose delta fails validation (shape, values not
@@ -56,13 +61,15 @@
 //     (default ceil(K/2)) in a round stops the run with an error naming the
 //     failures.
 //   - Communication model: SyncLatency + bytes / SyncBandwidth per round,
-//     where bytes is K broadcasts plus the deltas; slept by default (wall
+//     where bytes is K broadcasts (the update, with a lossy codec) plus the
+//     deltas; slept by default (wall
 //     times show it), or kept on a virtual clock.
 //   - Checkpoints (see RunStatePath): the global model as Caffe's
 //     .caffemodel and .solverstate (iter = the global iteration, history =
 //     the mean of the workers'), readable by Caffe, plus a run state with the
-//     round, the outer optimizer's state and every worker's data cursor,
-//     random state, history and residual; resuming from it continues bit for
+//     round, the outer optimizer's state, the broadcast replica (lossy
+//     codecs) and every worker's data cursor, random state, history and
+//     residual; resuming from it continues bit for
 //     bit. A run cancelled through its context stops without a snapshot (the
 //     round in flight is lost; the last snapshot is consistent); a stop
 //     requested through Config.Action snapshots first, as Caffe's.

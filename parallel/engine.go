@@ -100,8 +100,19 @@ func (s RoundSpec) Expect(l Layout, historySets int) Expect {
 
 // Global is what the driver broadcasts at the start of a round.
 type Global struct {
-	// Weights are the global weights (flat, the run's Layout).
+	// Weights are the weights every worker starts the round from (flat,
+	// the run's Layout), the reference of its update: with codec none the
+	// global weights themselves; with a lossy codec the replica R the
+	// workers hold (see Broadcast). They stay unchanged until Round
+	// returns.
 	Weights []float32
+	// Update, when not nil, is how the previous round's Weights became
+	// these (Weights = previous Weights + decode(Update), Broadcast.Apply,
+	// bit for bit): what a lossy round sends to workers that hold the
+	// previous round's weights. Nil when the round sends the weights whole
+	// (codec none; the first round of a lossy run, or one resumed without
+	// a saved replica).
+	Update *Broadcast
 	// History is the global solver history (flat, history sets one after
 	// the other) when RoundSpec.LoadHistory is set; nil otherwise.
 	History []float32

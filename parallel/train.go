@@ -101,8 +101,10 @@ type RoundReport struct {
 	// combine, outer step), without modelled communication; Comm the
 	// modelled communication time.
 	Elapsed, Comm time.Duration
-	// BytesDown is the broadcast (global weights, and history in momentum
-	// mode average, times K); BytesUp the deltas combined.
+	// BytesDown is the broadcast, times K: the global weights (codec none,
+	// and the first round of a lossy codec) or the update of the workers'
+	// replica (see Broadcast), plus the history in momentum mode average.
+	// BytesUp is the deltas combined.
 	BytesDown, BytesUp int64
 	// Wall is the run's wall time at the end of the round (including
 	// modelled communication, slept or virtual).
@@ -149,6 +151,12 @@ type trainer struct {
 	mean   []float32
 	ghist  []float32 // the global history (momentum mode average)
 	hmean  []float32
+	// replica is R, the weights the workers hold (lossy codecs; valid
+	// when replicaOK), bcast the round's update of it, scratch a buffer.
+	replica   []float32
+	replicaOK bool
+	bcast     Broadcast
+	scratch   []float32
 
 	iter, round  int
 	prevIter     int // the global iteration at the start of the last round (-1: unknown)
@@ -373,6 +381,11 @@ func (t *trainer) resume(path string) ([][]byte, error) {
 			t.ghist = t.driverHistory()
 		}
 	}
+	if t.cfg.Codec.Lossy() && len(rs.replica) == t.layout.Len() {
+		t.replica, t.replicaOK = rs.replica, true
+	} else if t.cfg.Codec.Lossy() {
+		t.logf("No broadcast replica in %s; the first round sends the weights whole", RunStatePath(path))
+	}
 	if t.cfg.RunID == "" {
 		t.runID = i.RunID
 	}
@@ -512,7 +525,7 @@ func (t *trainer) runRound(ctx context.Context) (RoundReport, error) {
 		Reset:          t.reset,
 		FaultPartition: t.faultPartition(t.round),
 	}
-	g := Global{Weights: t.global}
+	g := t.broadcast()
 	if spec.LoadHistory {
 		g.History = t.ghist
 	}
@@ -600,6 +613,9 @@ func (t *trainer) runRound(ctx context.Context) (RoundReport, error) {
 	rep.Smoothed = float32(smoothed / float64(n))
 	rep.BytesUp = comb.Bytes()
 	down := int64(4 * len(g.Weights))
+	if g.Update != nil {
+		down = int64(g.Update.PayloadBytes())
+	}
 	if g.History != nil {
 		down += int64(4 * len(g.History))
 	}
@@ -620,6 +636,35 @@ func (t *trainer) runRound(ctx context.Context) (RoundReport, error) {
 	t.res.BytesUp += rep.BytesUp
 	t.res.BytesDown += rep.BytesDown
 	return rep, nil
+}
+
+// broadcast returns what the round sends the workers: the global weights
+// with codec none; with a lossy codec the update of their replica (see
+// Broadcast), or, when they have none (the first round, a resume without
+// one) or the update would overflow, the replica set to the global weights,
+// whole.
+func (t *trainer) broadcast() Global {
+	c := t.cfg.Codec
+	if !c.Lossy() {
+		t.replicaOK = false
+		return Global{Weights: t.global}
+	}
+	n := t.layout.Len()
+	if len(t.replica) != n {
+		t.replica, t.replicaOK = make([]float32, n), false
+	}
+	if t.replicaOK {
+		if len(t.scratch) != n {
+			t.scratch = make([]float32, n)
+		}
+		if t.bcast.encode(c, t.layout, t.global, t.replica, t.scratch) {
+			return Global{Weights: t.replica, Update: &t.bcast}
+		}
+		t.logf("Round %d: the broadcast update overflows; sending the weights whole", t.round)
+	}
+	copy(t.replica, t.global)
+	t.replicaOK = true
+	return Global{Weights: t.replica}
 }
 
 // commTime is the modelled communication time of a round moving bytes.
@@ -755,6 +800,9 @@ func (t *trainer) snapshot(ctx context.Context, prevIter int) error {
 	}
 	if t.cfg.Momentum == MomentumAverage {
 		rs.history = t.ghist
+	}
+	if t.replicaOK {
+		rs.replica = t.replica
 	}
 	statePath := t.drv.SnapshotFilename(".solverstate")
 	t.logf("Snapshotting parallel run state to %s", RunStatePath(statePath))

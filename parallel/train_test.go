@@ -1,9 +1,11 @@
 package parallel_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -107,17 +109,42 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
-// wireEngine is an engine that does what a remote engine does: every
-// worker's delta is encoded, decoded and added to the combiner, in a
-// different random order every round. Its results must equal the local
-// engine's bit for bit.
+// wireEngine is an engine that does what a remote engine does: its workers
+// keep their own copy of the previous round's weights and apply the round's
+// update to it (or take the weights whole), and every worker's delta is
+// encoded, decoded and added to the combiner, in a different random order
+// every round. Its results must equal the local engine's bit for bit.
 type wireEngine struct {
 	*local.Engine
-	r     *rand.Rand
-	bytes int64
+	r       *rand.Rand
+	bytes   int64
+	layout  parallel.Layout
+	replica []float32
+	updates int // rounds that sent an update
+}
+
+func (e *wireEngine) Start(ctx context.Context, job parallel.Job) error {
+	e.layout = job.Layout
+	return e.Engine.Start(ctx, job)
 }
 
 func (e *wireEngine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.Global, comb *parallel.Combiner) ([]parallel.Outcome, error) {
+	if g.Update != nil {
+		if e.replica == nil {
+			return nil, errors.New("an update before any weights")
+		}
+		if err := g.Update.Check(e.layout); err != nil {
+			return nil, err
+		}
+		g.Update.Apply(e.layout, e.replica)
+		e.updates++
+	} else {
+		e.replica = append(e.replica[:0], g.Weights...)
+	}
+	if j := sameBits(e.replica, g.Weights); j >= 0 {
+		return nil, fmt.Errorf("round %d: the workers' weights differ from the driver's at %d", spec.Round, j)
+	}
+	g.Weights = e.replica
 	ws := e.Workers()
 	outs := make([]parallel.Outcome, len(ws))
 	msgs := make([][]byte, len(ws))
@@ -153,8 +180,10 @@ func TestWireEngineMatchesLocal(t *testing.T) {
 		outer    string
 	}{
 		{parallel.CodecNone, parallel.MomentumLocal, "avg"},
+		{parallel.CodecInt8, parallel.MomentumLocal, "avg"},
 		{parallel.CodecInt8, parallel.MomentumAverage, "nesterov"},
 		{parallel.CodecBF16, parallel.MomentumReset, "avg"},
+		{parallel.CodecFP16, parallel.MomentumLocal, "nesterov"},
 	} {
 		f := newFixture(t, "")
 		cfg := parallel.Config{Solver: f.solver(t, 12, ""), Workers: 3, Tau: 2, Codec: c.codec, Momentum: c.momentum,
@@ -171,6 +200,10 @@ func TestWireEngineMatchesLocal(t *testing.T) {
 		if w.bytes != res.BytesUp || res.BytesUp != ref.BytesUp {
 			t.Errorf("%s: %d bytes on the wire, reported %d (local %d)", c.codec, w.bytes, res.BytesUp, ref.BytesUp)
 		}
+		// Lossy codecs send updates after the first round; none never.
+		if want := map[bool]int{true: res.Rounds - 1, false: 0}[c.codec.Lossy()]; w.updates != want {
+			t.Errorf("%s: %d of %d rounds sent an update, want %d", c.codec, w.updates, res.Rounds, want)
+		}
 		if len(refRec.test) == 0 {
 			t.Fatal("no tests")
 		}
@@ -178,19 +211,46 @@ func TestWireEngineMatchesLocal(t *testing.T) {
 }
 
 // TestCompression: the lossy codecs train about as well and send a
-// fraction of the bytes.
+// fraction of the bytes both ways: the deltas up, and down, after the first
+// round's weights, the update of the workers' replica.
 func TestCompression(t *testing.T) {
 	f := newFixture(t, "")
-	base := parallel.Config{Solver: f.solver(t, 40, ""), Workers: 2, Tau: 4}
+	var reps []parallel.RoundReport
+	base := parallel.Config{Solver: f.solver(t, 40, ""), Workers: 2, Tau: 4,
+		OnRound: func(r parallel.RoundReport) { reps = append(reps, r) }}
 	none, _ := train(t, base, local.Options{Threads: 2})
+	noneReps := reps
+	n, blobs := none.Layout.Len(), none.Layout.Blobs()
 	for _, c := range []parallel.Codec{parallel.CodecFP16, parallel.CodecBF16, parallel.CodecInt8} {
 		cfg := base
 		cfg.Codec = c
+		reps = nil
 		res, _ := train(t, cfg, local.Options{Threads: 2})
 		ratio := float64(res.BytesUp) / float64(none.BytesUp)
 		want := map[parallel.Codec]float64{parallel.CodecFP16: 0.5, parallel.CodecBF16: 0.5, parallel.CodecInt8: 0.25}[c]
 		if ratio > want+0.15 || ratio < want-0.05 {
-			t.Errorf("%s: %.3f of the uncompressed bytes, want about %.2f", c, ratio, want)
+			t.Errorf("%s: %.3f of the uncompressed bytes up, want about %.2f", c, ratio, want)
+		}
+		if len(reps) != len(noneReps) || len(reps) < 2 {
+			t.Fatalf("%s: %d rounds, uncompressed %d", c, len(reps), len(noneReps))
+		}
+		// The first round sends the weights whole, the others the update.
+		if got, want := reps[0].BytesDown, int64(2*4*n); got != want {
+			t.Errorf("%s: first round %d bytes down, want %d (the weights, twice)", c, got, want)
+		}
+		for _, r := range reps[1:] {
+			if got, want := r.BytesDown, int64(2*c.PayloadBytes(n, blobs)); got != want {
+				t.Fatalf("%s: round %d: %d bytes down, want %d (the update, twice)", c, r.Round, got, want)
+			}
+		}
+		// After the first round: what a round moves, down and up.
+		var all, allNone int64
+		for i := 1; i < len(reps); i++ {
+			all += reps[i].BytesDown + reps[i].BytesUp
+			allNone += noneReps[i].BytesDown + noneReps[i].BytesUp
+		}
+		if lim := map[parallel.Codec]float64{parallel.CodecFP16: 0.55, parallel.CodecBF16: 0.55, parallel.CodecInt8: 0.3}[c]; float64(all)/float64(allNone) > lim {
+			t.Errorf("%s: a round moves %.3f of the uncompressed bytes, want at most %.2f", c, float64(all)/float64(allNone), lim)
 		}
 		if a, b := accuracy(t, res), accuracy(t, none); a < b-0.1 {
 			t.Errorf("%s: accuracy %v, uncompressed %v", c, a, b)
@@ -302,6 +362,7 @@ func TestResumeExact(t *testing.T) {
 		outer    string
 	}{
 		{parallel.CodecNone, parallel.MomentumLocal, "avg"},
+		{parallel.CodecInt8, parallel.MomentumLocal, "avg"},
 		{parallel.CodecInt8, parallel.MomentumAverage, "nesterov"},
 	} {
 		f := newFixture(t, "")
@@ -345,6 +406,71 @@ func TestResumeExact(t *testing.T) {
 		if err != nil || info.Iter != 24 || info.Workers != 3 || info.Round != 12 {
 			t.Errorf("final run state: %+v, %v", info, err)
 		}
+		// A lossy run's checkpoint holds the workers' replica of the
+		// weights, which the next update applies to; without it the
+		// resumed run sends the weights whole first, and goes elsewhere.
+		archive := filepath.Join(f.dir, "snap_iter_10.parallel")
+		if has := zipHas(t, archive, "replica.f32"); has != c.codec.Lossy() {
+			t.Fatalf("%s: replica.f32 in the checkpoint: %v", c.codec, has)
+		}
+		if !c.codec.Lossy() {
+			continue
+		}
+		zipDrop(t, archive, "replica.f32")
+		h := newFixture(t, "")
+		var log bytes.Buffer
+		again := resumed
+		again.Solver = partialTests(h.solver(t, 24, "snapshot: 10"))
+		again.Log = &log
+		res2, _ := train(t, again, local.Options{Threads: 2})
+		if !strings.Contains(log.String(), "No broadcast replica") {
+			t.Errorf("%s: resuming without the replica is not logged:\n%s", c.codec, log.String())
+		}
+		if res2.Iter != 24 || sameBits(full.Weights, res2.Weights) < 0 {
+			t.Errorf("%s: resumed without the replica: iteration %d, weights the same as with it", c.codec, res2.Iter)
+		}
+	}
+}
+
+// zipHas reports whether the archive has a file name.
+func zipHas(t *testing.T, archive, name string) bool {
+	t.Helper()
+	z, err := zip.OpenReader(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// zipDrop rewrites the archive without the file name.
+func zipDrop(t *testing.T, archive, name string) {
+	t.Helper()
+	z, err := zip.OpenReader(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for _, f := range z.File {
+		if f.Name == name {
+			continue
+		}
+		if err := w.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

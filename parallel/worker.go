@@ -311,13 +311,24 @@ const (
 // MarshalState encodes what an exact resume of the worker needs: its
 // solver's run state (data cursor, random state, loss window), its history
 // and its error-feedback residual. Call it between rounds.
-func (w *Worker) MarshalState() ([]byte, error) {
+func (w *Worker) MarshalState() ([]byte, error) { return w.AppendState(nil) }
+
+// AppendState appends the worker's state (see MarshalState) to b, which may
+// be a buffer of an earlier state, reused.
+func (w *Worker) AppendState(b []byte) ([]byte, error) {
 	rs, err := w.s.MarshalRunState()
 	if err != nil {
 		return nil, fmt.Errorf("worker %d: %w", w.cfg.Partition, err)
 	}
 	le := binary.LittleEndian
-	b := []byte(workerMagic)
+	hist := w.s.History()
+	n := 0
+	for _, h := range hist {
+		n += h.Count()
+	}
+	start := len(b)
+	b = slices.Grow(b, 4+2+4+4+8+1+4+len(rs)+8+4*n+8+4*len(w.residual)+4)
+	b = append(b, workerMagic...)
 	b = le.AppendUint16(b, workerVersion)
 	b = le.AppendUint32(b, uint32(w.cfg.Partition))
 	b = le.AppendUint32(b, uint32(w.cfg.Partitions))
@@ -329,18 +340,13 @@ func (w *Worker) MarshalState() ([]byte, error) {
 	b = append(b, flags)
 	b = le.AppendUint32(b, uint32(len(rs)))
 	b = append(b, rs...)
-	hist := w.s.History()
-	n := 0
-	for _, h := range hist {
-		n += h.Count()
-	}
 	b = le.AppendUint64(b, uint64(n))
 	for _, h := range hist {
 		b = appendFloats(b, h.Data)
 	}
 	b = le.AppendUint64(b, uint64(len(w.residual)))
 	b = appendFloats(b, w.residual)
-	return le.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return le.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 
 // UnmarshalState restores a state saved by MarshalState for the same

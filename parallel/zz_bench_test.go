@@ -43,3 +43,12 @@ func BenchmarkCopy4x1M(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEncodeInt8_1M(b *testing.B) {
+	xs := benchVecs(3, 1<<20)
+	q := make([]int8, 1<<20)
+	for b.Loop() {
+		clear(xs[2])
+		encodeUpdate(CodecInt8, xs[0], xs[1], xs[2], nil, q)
+	}
+}

@@ -28,8 +28,9 @@ func init() {
 		Short:     "serve the rounds of parallel runs from a NATS server",
 		Long: `Worker connects to the NATS server of 'sparknet train -engine nats' and runs
 the rounds of every run on it: it pulls a task (one data partition for one
-round), fetches the round's weights and the partition's state from the
-object store, runs tau iterations, stores its result and acknowledges.
+round), fetches the round's weights (with a lossy -compress, their update)
+and the partition's state from the server's streams, runs tau iterations,
+stores its result and acknowledges.
 Start any number of workers on any hosts, at any time; a worker that dies
 mid-task has its task redelivered to another.
 

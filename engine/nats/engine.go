@@ -65,8 +65,9 @@ type Engine struct {
 	js       jetstream.JetStream
 	names    runNames
 	stream   jetstream.Stream
-	st       *store // specification, data, partition states (file storage)
-	rt       *store // the rounds' weights and deltas (memory storage)
+	st       *store     // specification and shipped data (object store, file storage)
+	rt       *blobStore // the round's weights and deltas (memory)
+	ss       *blobStore // partition states (file)
 	runs     jetstream.KeyValue
 	workers  jetstream.KeyValue
 	job      parallel.Job
@@ -75,6 +76,7 @@ type Engine struct {
 	results  chan jetstream.Msg
 	consume  jetstream.ConsumeContext
 	maxDeliv *nc.Subscription
+	fullSub  *nc.Subscription
 	failedCh chan uint64
 	spawned  *spawner
 
@@ -89,8 +91,13 @@ type Engine struct {
 	// epoch distinguishes this driver process from an earlier one of the
 	// same run (resumed from a snapshot): workers drop their caches of it.
 	epoch string
-	// weights is the object of the last round's global weights.
-	weights string
+	// bcast is the round in flight's broadcast, for workers that ask for
+	// its weights whole (serveFull); nil between rounds.
+	bcastMu sync.Mutex
+	bcast   *roundBroadcast
+	// wbuf and fbuf are reused encoding buffers of the broadcast and of
+	// the weights whole.
+	wbuf, fbuf []byte
 	// seqs maps the stream sequence of a published task to its partition,
 	// for the max-deliveries advisories.
 	seqMu sync.Mutex
@@ -102,8 +109,10 @@ type Engine struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	// Stats of the last round.
-	last RoundStats
+	// Stats of the last round; storedBytes counts the states reported
+	// stored since.
+	last        RoundStats
+	storedBytes int64
 	// rounds is the open RoundsLog file.
 	rounds *os.File
 	// started, when set (tests), receives the server's URL once the
@@ -124,6 +133,18 @@ type partState struct {
 
 type taskRef struct{ round, partition int }
 
+// roundBroadcast is what the driver knows of the round in flight's
+// broadcast: the weights the workers start from (unchanged until Round
+// returns) and, once a worker asked, the blob holding them whole.
+type roundBroadcast struct {
+	run         string
+	round, iter int
+	weights     []float32
+	history     []float32
+	full        string // the blob of the weights whole ("" until asked)
+	fullSize    int64
+}
+
 // RoundStats describes the traffic and timing of one round on the NATS
 // engine.
 type RoundStats struct {
@@ -131,11 +152,20 @@ type RoundStats struct {
 	// iterations of a worker (parallel.WorkerStats.Compute); Overhead
 	// their difference: what moving the round cost.
 	Wall, Compute, Overhead time.Duration
-	// WeightsBytes is the size of the broadcast object, WeightsFetched
-	// the bytes workers read of it (once per worker per round, when
-	// cached); DeltaBytes the results the driver accepted; StateBytes the
-	// partition states workers stored and read.
-	WeightsBytes, WeightsFetched, DeltaBytes, StateBytes int64
+	// WeightsBytes is the size of the round's broadcast blob (the weights
+	// whole, or with a lossy codec their update, see parallel.Broadcast);
+	// WeightsFetched the bytes the workers of the combined partitions
+	// read of the broadcast (once per worker per round), FullFetches how
+	// many of them read the weights whole instead of the update (they did
+	// not hold the previous round's) and FullBytes what those cost (part
+	// of WeightsFetched). DeltaBytes is the results the driver accepted.
+	WeightsBytes, WeightsFetched, DeltaBytes int64
+	FullFetches                              int
+	FullBytes                                int64
+	// StateBytes is the partition states workers read (a partition
+	// moved); StateStored the states workers reported stored during the
+	// round (in the background, after their results).
+	StateBytes, StateStored int64
 }
 
 // New returns a NATS engine; Start connects it.
@@ -287,8 +317,11 @@ type roundRecord struct {
 	OverheadS      float64 `json:"overhead_s"`
 	WeightsBytes   int64   `json:"weights_bytes"`
 	WeightsFetched int64   `json:"weights_fetched_bytes"`
+	FullFetches    int     `json:"full_fetches"`
+	FullBytes      int64   `json:"full_bytes"`
 	DeltaBytes     int64   `json:"delta_bytes"`
 	StateBytes     int64   `json:"state_read_bytes"`
+	StateStored    int64   `json:"state_stored_bytes"`
 }
 
 // sharedBuckets opens (creating when missing) the runs and workers buckets.
@@ -325,36 +358,46 @@ func sharedBuckets(ctx context.Context, js jetstream.JetStream) (runs, workers j
 // every run.
 func (e *Engine) removeStale(ctx context.Context) error {
 	var runs []string
+	seen := map[string]bool{}
 	if e.srv != nil {
 		lister := e.js.StreamNames(ctx)
 		for name := range lister.Name() {
-			if run, ok := strings.CutPrefix(name, "SPARKNET_"); ok && CheckRunID(run) == nil {
+			run, ok := strings.CutPrefix(name, "SPARKNET_")
+			run = strings.TrimSuffix(strings.TrimSuffix(run, "_RT"), "_ST")
+			if ok && CheckRunID(run) == nil && !seen[run] {
+				seen[run] = true
 				runs = append(runs, run)
 			}
 		}
 		if err := lister.Err(); err != nil {
 			return fmt.Errorf("listing streams: %w", err)
 		}
-	} else if _, err := e.js.Stream(ctx, e.names.stream()); err == nil {
-		runs = append(runs, e.names.run)
+	} else {
+		for _, s := range e.names.streams() {
+			if _, err := e.js.Stream(ctx, s); err == nil {
+				runs = append(runs, e.names.run)
+				break
+			}
+		}
 	}
 	for _, run := range runs {
 		n := runNames{run: run}
-		e.logf("removing the stream and bucket a previous driver of run %s left", run)
-		if err := e.js.DeleteStream(ctx, n.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("removing stream %s: %w", n.stream(), err)
-		}
-		for _, b := range []string{n.bucket(), n.roundBucket()} {
-			if err := e.js.DeleteObjectStore(ctx, b); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
-				return fmt.Errorf("removing bucket %s: %w", b, err)
+		e.logf("removing the streams and bucket a previous driver of run %s left", run)
+		for _, s := range n.streams() {
+			if err := e.js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("removing stream %s: %w", s, err)
 			}
+		}
+		if err := e.js.DeleteObjectStore(ctx, n.bucket()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("removing bucket %s: %w", n.bucket(), err)
 		}
 		_ = e.runs.Delete(ctx, run)
 	}
 	return nil
 }
 
-// createRun creates the run's stream, its two consumers and its bucket.
+// createRun creates the run's streams, the task stream's consumers and the
+// bucket.
 func (e *Engine) createRun(ctx context.Context) error {
 	n := e.names
 	var err error
@@ -366,6 +409,9 @@ func (e *Engine) createRun(ctx context.Context) error {
 		Storage:     jetstream.FileStorage,
 		MaxMsgSize:  maxMessage,
 		Duplicates:  time.Minute,
+		// Workers peek at queued tasks (the last of a partition's subject)
+		// without the JSON API.
+		AllowDirect: true,
 	})
 	if err != nil {
 		return fmt.Errorf("creating stream %s: %w", n.stream(), err)
@@ -397,23 +443,41 @@ func (e *Engine) createRun(ctx context.Context) error {
 	}
 	obs, err := e.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      n.bucket(),
-		Description: "sparknet run " + n.run + ": specification, data, partition states",
+		Description: "sparknet run " + n.run + ": specification, data",
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
 		return fmt.Errorf("creating object store %s: %w", n.bucket(), err)
 	}
 	e.st = &store{obs: obs, chunk: chunkFor(e.conn)}
-	// The round's traffic (weights, deltas) lives for one round: memory.
-	rt, err := e.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket:      n.roundBucket(),
-		Description: "sparknet run " + n.run + ": the rounds' weights and deltas",
-		Storage:     jetstream.MemoryStorage,
-	})
-	if err != nil {
-		return fmt.Errorf("creating object store %s: %w", n.roundBucket(), err)
+	// The round's traffic (weights, deltas) lives for one round, partition
+	// states until the next is accepted (about two per partition are
+	// held): both in memory. States must outlive their workers, not the
+	// server: the durable copy of the run is the driver's checkpoint, and
+	// a server restarted with the run in flight loses its round anyway.
+	// (A file stream would write every state to disk and read its block
+	// back to delete it, for every partition and round.)
+	for _, c := range []jetstream.StreamConfig{
+		{Name: n.roundStream(), Description: "sparknet run " + n.run + ": the round's weights and deltas",
+			Subjects: []string{n.roundPrefix() + ">"}, Storage: jetstream.MemoryStorage, AllowDirect: true},
+		{Name: n.stateStream(), Description: "sparknet run " + n.run + ": partition states",
+			Subjects: []string{n.statePrefix() + ">"}, Storage: jetstream.MemoryStorage, AllowDirect: true},
+	} {
+		if _, err := e.js.CreateStream(ctx, c); err != nil {
+			return fmt.Errorf("creating stream %s: %w", c.Name, err)
+		}
 	}
-	e.rt = &store{obs: rt, chunk: chunkFor(e.conn)}
+	if e.rt, err = newBlobStore(ctx, e.js, e.conn, n.roundStream(), n.roundPrefix()); err != nil {
+		return err
+	}
+	if e.ss, err = newBlobStore(ctx, e.js, e.conn, n.stateStream(), n.statePrefix()); err != nil {
+		return err
+	}
+	// Workers that do not hold the previous round's weights ask for the
+	// round's whole.
+	if e.fullSub, err = e.conn.Subscribe(n.fullSubject(), e.serveFull); err != nil {
+		return err
+	}
 	e.results = make(chan jetstream.Msg, 8*e.job.Partitions+64)
 	e.consume, err = cons.Consume(func(m jetstream.Msg) { e.results <- m },
 		jetstream.PullMaxMessages(2*e.job.Partitions+8),
@@ -558,19 +622,22 @@ func (e *Engine) Close() error {
 	if e.maxDeliv != nil {
 		_ = e.maxDeliv.Unsubscribe()
 	}
+	if e.fullSub != nil {
+		_ = e.fullSub.Unsubscribe()
+	}
 	var errs []error
 	if e.js != nil && e.names.run != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if e.runs != nil {
 			_ = e.runs.Delete(ctx, e.names.run)
 		}
-		if err := e.js.DeleteStream(ctx, e.names.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			errs = append(errs, err)
-		}
-		for _, b := range []string{e.names.bucket(), e.names.roundBucket()} {
-			if err := e.js.DeleteObjectStore(ctx, b); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		for _, s := range e.names.streams() {
+			if err := e.js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 				errs = append(errs, err)
 			}
+		}
+		if err := e.js.DeleteObjectStore(ctx, e.names.bucket()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			errs = append(errs, err)
 		}
 		cancel()
 		e.js = nil

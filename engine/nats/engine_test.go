@@ -130,19 +130,24 @@ func startWorkersWith(t testing.TB, url string, sec Security, n int, log *syncBu
 // TestEngineMatchesLocal trains the same seeded run on the local engine and
 // on the NATS engine with in-process workers (fewer workers than
 // partitions, so partitions move between workers with their state) and
-// requires bit-identical weights, for exact weights and for int8 updates
-// with error feedback, with partition states stored after every round and
-// with states handed from worker to worker on request (-store-every 1h),
-// also when workers keep one replica and must store a state before
-// evicting it.
+// requires bit-identical weights, for exact weights and for int8 and bf16
+// (updates both ways, with error feedback), with partition states stored
+// after every round and with states handed from worker to worker on
+// request (-store-every 1h), also when workers keep one replica and must
+// store a state before evicting it, and when a worker joins late: without
+// the previous round's weights, it fetches the round's whole.
 func TestEngineMatchesLocal(t *testing.T) {
 	for _, tc := range []struct {
 		codec      parallel.Codec
 		storeEvery time.Duration
-		maxParts   int // replicas a worker keeps (0: the default)
-	}{{parallel.CodecNone, 0, 0}, {parallel.CodecInt8, 0, 0}, {parallel.CodecInt8, time.Hour, 0}, {parallel.CodecNone, time.Hour, 1}} {
+		maxParts   int  // replicas a worker keeps (0: the default)
+		late       bool // one worker from the start, the second after round 1
+	}{
+		{parallel.CodecNone, 0, 0, false}, {parallel.CodecInt8, 0, 0, false}, {parallel.CodecInt8, time.Hour, 0, false},
+		{parallel.CodecNone, time.Hour, 1, false}, {parallel.CodecInt8, 0, 0, true}, {parallel.CodecBF16, 0, 0, true},
+	} {
 		codec := tc.codec
-		t.Run(fmt.Sprintf("%s/store-every-%v/replicas-%d", codec, tc.storeEvery, tc.maxParts), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/store-every-%v/replicas-%d/late-%v", codec, tc.storeEvery, tc.maxParts, tc.late), func(t *testing.T) {
 			dir := t.TempDir()
 			param := tinySolver(t, dir, 24)
 			cfg := parallel.Config{Solver: param, Workers: 3, Tau: 4, Codec: codec}
@@ -157,15 +162,30 @@ func TestEngineMatchesLocal(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Close()
-			stop := startWorkersWith(t, srv.URL(), Security{}, 2, log, func(c *WorkerConfig) {
+			set := func(c *WorkerConfig) {
 				c.StoreEvery, c.shuffle, c.MaxPartitions = tc.storeEvery, true, tc.maxParts
-			})
+			}
+			n := 2
+			if tc.late {
+				n = 1
+			}
+			stop := startWorkersWith(t, srv.URL(), Security{}, n, log, set)
 			var stats []RoundStats
+			stopLate := func() {}
 			eng := New(Config{URL: srv.URL(), Log: log, AckWait: 5 * time.Second,
-				OnRound: func(s RoundStats) { stats = append(stats, s) }})
-			cfg.RunID = fmt.Sprintf("run-%s-%d-%d", codec, tc.storeEvery/time.Second, tc.maxParts)
+				OnRound: func(s RoundStats) {
+					stats = append(stats, s)
+					if tc.late && len(stats) == 2 {
+						stopLate = startWorkersWith(t, srv.URL(), Security{}, 1, log, func(c *WorkerConfig) {
+							set(c)
+							c.Name = "late"
+						})
+					}
+				}})
+			cfg.RunID = fmt.Sprintf("run-%s-%d-%d-%v", codec, tc.storeEvery/time.Second, tc.maxParts, tc.late)
 			got, err := parallel.Train(context.Background(), cfg, eng)
 			stop()
+			stopLate()
 			if err != nil {
 				t.Fatalf("%v\nlog:\n%s", err, log.String())
 			}
@@ -180,10 +200,28 @@ func TestEngineMatchesLocal(t *testing.T) {
 			if len(stats) != got.Rounds || got.Rounds != 6 {
 				t.Fatalf("%d round statistics for %d rounds, want 6", len(stats), got.Rounds)
 			}
-			for _, s := range stats {
-				if s.DeltaBytes != got.BytesUp/int64(got.Rounds) || s.WeightsBytes <= 0 || s.Overhead < 0 {
+			l := got.Layout
+			whole := globalSize(cfg.RunID, l.Len(), l.Blobs(), 0, parallel.CodecNone)
+			update := globalSize(cfg.RunID, l.Len(), l.Blobs(), 0, codec)
+			fulls := 0
+			for i, s := range stats {
+				if s.DeltaBytes != got.BytesUp/int64(got.Rounds) || s.Overhead < 0 {
 					t.Errorf("round statistics %+v (bytes up per round %d)", s, got.BytesUp/int64(got.Rounds))
 				}
+				// A lossy run broadcasts the weights whole in its first
+				// round, their update in the others.
+				if want := whole; i > 0 && codec.Lossy() && s.WeightsBytes != update || (i == 0 || !codec.Lossy()) && s.WeightsBytes != want {
+					t.Errorf("round %d: a broadcast of %d bytes (whole %d, update %d)", i, s.WeightsBytes, whole, update)
+				}
+				if s.FullFetches > 0 && s.FullBytes != int64(s.FullFetches)*whole {
+					t.Errorf("round %d: %d whole weights fetched in %d bytes, each is %d", i, s.FullFetches, s.FullBytes, whole)
+				}
+				if i > 0 {
+					fulls += s.FullFetches
+				}
+			}
+			if tc.late && fulls == 0 {
+				t.Errorf("the late worker never fetched the weights whole; the test does not test that\nlog:\n%s", log.String())
 			}
 			var moved int64
 			for _, s := range stats {

@@ -6,31 +6,57 @@ import (
 	"hash/crc32"
 	"math"
 	"unsafe"
+
+	"github.com/sparknet/sparknet/parallel"
 )
 
-// The global weights of a round travel as one object, exact float32:
+// A round's broadcast travels as one blob: the weights whole (exact
+// float32), or the update of the previous round's weights in the run's
+// codec (parallel.Broadcast), and the global history when the round sends
+// it:
 //
-//	"SNGW" | version u16 | round u64 | iter u64 | weights u64 | history u64 |
-//	run length u16 | run | weights f32... | history f32... | CRC-32C u32
+//	"SNGW" | version u16 | round u64 | iter u64 | params u64 | history u64 |
+//	run length u16 | run | kind u8 | codec u8 | blobs u32 |
+//	whole:  weights f32 x params
+//	update: int8: scales f32 x blobs, codes i8 x params; fp16, bf16: codes u16 x params
+//	history f32 x history | CRC-32C u32
 //
 // all little-endian. The CRC covers everything before it.
 const (
 	globalMagic   = "SNGW"
-	globalVersion = 1
+	globalVersion = 2
 	globalHeader  = 4 + 2 + 8 + 8 + 8 + 8 + 2
+	// globalKind* is the kind byte.
+	globalWhole  = 0
+	globalUpdate = 1
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// globalSize returns the encoded size of a round's global state.
-func globalSize(run string, weights, history int) int64 {
-	return int64(globalHeader + len(run) + 4*(weights+history) + 4)
+// globalSize returns the encoded size of a round's broadcast of params
+// parameters in blobs blobs with history values: the weights whole when
+// codec is parallel.CodecNone, else an update in that codec.
+func globalSize(run string, params, blobs, history int, codec parallel.Codec) int64 {
+	payload := 4 * params
+	if codec.Lossy() {
+		payload = codec.PayloadBytes(params, blobs)
+	}
+	return int64(globalHeader+len(run)+6+payload+4*history) + 4
 }
 
-// encodeGlobal encodes a round's global weights (and history, nil when not
-// broadcast).
-func encodeGlobal(run string, round, iter int, weights, history []float32) []byte {
-	b := make([]byte, 0, globalSize(run, len(weights), len(history)))
+// encodeGlobal appends a round's broadcast to dst[:0]: the weights whole
+// when upd is nil, else the update (of a model of blobs blobs); history is
+// nil when not broadcast.
+func encodeGlobal(dst []byte, run string, round, iter int, weights []float32, upd *parallel.Broadcast, blobs int, history []float32) []byte {
+	codec := parallel.CodecNone
+	if upd != nil {
+		codec = upd.Codec
+	}
+	size := globalSize(run, len(weights), blobs, len(history), codec)
+	b := dst[:0]
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size)
+	}
 	le := binary.LittleEndian
 	b = append(b, globalMagic...)
 	b = le.AppendUint16(b, globalVersion)
@@ -40,14 +66,30 @@ func encodeGlobal(run string, round, iter int, weights, history []float32) []byt
 	b = le.AppendUint64(b, uint64(len(history)))
 	b = le.AppendUint16(b, uint16(len(run)))
 	b = append(b, run...)
-	b = putFloats(b, weights)
+	if upd == nil {
+		b = append(b, globalWhole, byte(parallel.CodecNone))
+		b = le.AppendUint32(b, uint32(blobs))
+		b = putFloats(b, weights)
+	} else {
+		b = append(b, globalUpdate, byte(upd.Codec))
+		b = le.AppendUint32(b, uint32(blobs))
+		switch upd.Codec {
+		case parallel.CodecInt8:
+			b = putFloats(b, upd.Scales)
+			if len(upd.Int8) > 0 {
+				b = append(b, unsafe.Slice((*byte)(unsafe.Pointer(&upd.Int8[0])), len(upd.Int8))...)
+			}
+		default:
+			b = putUint16s(b, upd.Half)
+		}
+	}
 	b = putFloats(b, history)
 	return le.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
 func putFloats(b []byte, v []float32) []byte {
 	n := len(b)
-	b = b[:n+4*len(v)]
+	b = append(b, make([]byte, 4*len(v))...)
 	out := b[n:]
 	if littleEndian && len(v) > 0 {
 		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
@@ -55,6 +97,20 @@ func putFloats(b []byte, v []float32) []byte {
 	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func putUint16s(b []byte, v []uint16) []byte {
+	n := len(b)
+	b = append(b, make([]byte, 2*len(v))...)
+	out := b[n:]
+	if littleEndian && len(v) > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)))
+		return b
+	}
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(out[2*i:], x)
 	}
 	return b
 }
@@ -70,37 +126,89 @@ func getFloats(v []float32, p []byte) {
 	}
 }
 
+// getUint16s decodes little-endian uint16 values from p into v.
+func getUint16s(v []uint16, p []byte) {
+	if littleEndian && len(v) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)), p)
+		return
+	}
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint16(p[2*i:])
+	}
+}
+
 // littleEndian reports whether float32 values are stored as the wire
 // format has them, so they can be copied as bytes.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// decodeGlobal checks an encoded global state against what the task says
-// (run, round, iteration, sizes) and decodes it into weights and history,
-// which must have the expected lengths.
-func decodeGlobal(b []byte, run string, round, iter int, weights, history []float32) error {
-	if int64(len(b)) != globalSize(run, len(weights), len(history)) {
-		return fmt.Errorf("global weights: %d bytes, want %d", len(b), globalSize(run, len(weights), len(history)))
+// decodeGlobal checks an encoded broadcast against what the task says (run,
+// round, iteration, the model's layout l, the history's length, and codec:
+// parallel.CodecNone for the weights whole, else an update in that codec)
+// and decodes it: the weights whole into weights (returning a nil update),
+// or the update, checked against l (parallel.Broadcast.Check) and not
+// applied.
+// The history goes to history. weights and history must have the expected
+// lengths.
+func decodeGlobal(b []byte, run string, round, iter int, l parallel.Layout, codec parallel.Codec, weights, history []float32) (*parallel.Broadcast, error) {
+	n, blobs := l.Len(), l.Blobs()
+	if len(b) < globalHeader+len(run)+6+4 {
+		return nil, fmt.Errorf("global weights: %d bytes, too short", len(b))
 	}
 	le := binary.LittleEndian
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, crcTable) != le.Uint32(b[len(b)-4:]) {
-		return fmt.Errorf("global weights: checksum mismatch")
+		return nil, fmt.Errorf("global weights: checksum mismatch")
 	}
 	if string(b[:4]) != globalMagic || le.Uint16(b[4:]) != globalVersion {
-		return fmt.Errorf("global weights: not a version %d weights object", globalVersion)
+		return nil, fmt.Errorf("global weights: not a version %d weights object", globalVersion)
 	}
 	gotRound, gotIter := int(le.Uint64(b[6:])), int(le.Uint64(b[14:]))
 	nw, nh := int(le.Uint64(b[22:])), int(le.Uint64(b[30:]))
 	rl := int(le.Uint16(b[38:]))
 	if rl != len(run) || string(b[globalHeader:globalHeader+rl]) != run {
-		return fmt.Errorf("global weights: of another run")
+		return nil, fmt.Errorf("global weights: of another run")
 	}
-	if gotRound != round || gotIter != iter || nw != len(weights) || nh != len(history) {
-		return fmt.Errorf("global weights: round %d, iteration %d, %d+%d values; want round %d, iteration %d, %d+%d",
-			gotRound, gotIter, nw, nh, round, iter, len(weights), len(history))
+	if gotRound != round || gotIter != iter || nw != n || nh != len(history) || len(weights) != n {
+		return nil, fmt.Errorf("global weights: round %d, iteration %d, %d+%d values; want round %d, iteration %d, %d+%d",
+			gotRound, gotIter, nw, nh, round, iter, n, len(history))
 	}
 	p := body[globalHeader+rl:]
-	getFloats(weights, p)
-	getFloats(history, p[4*len(weights):])
-	return nil
+	kind, gotCodec, gotBlobs := p[0], parallel.Codec(p[1]), int(le.Uint32(p[2:]))
+	p = p[6:]
+	switch {
+	case gotBlobs != blobs:
+		return nil, fmt.Errorf("global weights: %d parameter blobs, the model has %d", gotBlobs, blobs)
+	case kind == globalWhole && gotCodec == parallel.CodecNone && codec == parallel.CodecNone:
+	case kind == globalUpdate && gotCodec == codec && codec.Lossy():
+	default:
+		return nil, fmt.Errorf("global weights: kind %d, codec %s; expected %s", kind, gotCodec, codec)
+	}
+	if int64(len(b)) != globalSize(run, n, blobs, len(history), codec) {
+		return nil, fmt.Errorf("global weights: %d bytes, want %d", len(b), globalSize(run, n, blobs, len(history), codec))
+	}
+	var upd *parallel.Broadcast
+	switch codec {
+	case parallel.CodecNone:
+		getFloats(weights, p)
+		p = p[4*n:]
+	case parallel.CodecInt8:
+		upd = &parallel.Broadcast{Codec: codec, Scales: make([]float32, blobs), Int8: make([]int8, n)}
+		getFloats(upd.Scales, p)
+		p = p[4*blobs:]
+		if n > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&upd.Int8[0])), n), p)
+		}
+		p = p[n:]
+	default:
+		upd = &parallel.Broadcast{Codec: codec, Half: make([]uint16, n)}
+		getUint16s(upd.Half, p)
+		p = p[2*n:]
+	}
+	getFloats(history, p)
+	if upd != nil {
+		if err := upd.Check(l); err != nil {
+			return nil, fmt.Errorf("global weights: %w", err)
+		}
+	}
+	return upd, nil
 }

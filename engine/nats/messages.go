@@ -8,12 +8,12 @@ import (
 )
 
 // maxMessage bounds the JSON messages (tasks, results, KV entries) a process
-// decodes; everything model-sized travels through the object store.
+// decodes; everything model-sized travels as blobs (blobs.go).
 const maxMessage = 64 << 10
 
 // Task asks a worker to run one round on one partition. It names, rather
-// than carries, the megabytes: the global weights and the partition's state
-// are objects in the run's bucket.
+// than carries, the megabytes: the round's broadcast and the partition's
+// state are blobs in the run's streams.
 type Task struct {
 	Run        string `json:"run"`
 	Round      int    `json:"round"`
@@ -22,7 +22,7 @@ type Task struct {
 	Partitions int    `json:"partitions"`
 	Tau        int    `json:"tau"`
 	// Codec and Momentum are the round's parallel.Codec and
-	// parallel.MomentumMode names; LoadHistory says the weights object
+	// parallel.MomentumMode names; LoadHistory says the weights blob
 	// carries the global history (HistoryLen values) for the workers.
 	Codec       string `json:"codec"`
 	Momentum    string `json:"momentum"`
@@ -31,11 +31,14 @@ type Task struct {
 	// Fault makes the worker fail in the middle of the round (fault
 	// injection, parallel.RoundSpec.FaultPartition).
 	Fault bool `json:"fault,omitempty"`
-	// Weights is the object holding the round's global weights, of
-	// WeightsSize bytes.
+	// Weights is the blob holding the round's broadcast, of WeightsSize
+	// bytes: the weights whole, or, when Update is set, the update (in
+	// Codec) of the previous round's weights, which a worker that does not
+	// hold those replaces by the weights whole, asked of the driver.
 	Weights     string `json:"weights"`
 	WeightsSize int64  `json:"weights_size"`
-	// State is the object holding the partition's state after its last
+	Update      bool   `json:"update,omitempty"`
+	// State is the blob holding the partition's state after its last
 	// committed round (StateRound); "" for a fresh partition. Its worker
 	// stores it after reporting, so it may not exist yet: a worker that
 	// does not hold it in memory waits for it, and, if its worker died
@@ -44,7 +47,8 @@ type Task struct {
 	State      string `json:"state,omitempty"`
 	StateRound int    `json:"state_round"`
 	Fallback   string `json:"fallback,omitempty"`
-	// Spec is the run's specification object (solver, options, data);
+	// Spec is the run's specification object (solver, options, data) in
+	// the run's object store;
 	// Epoch identifies the driver process (a resumed driver has another).
 	Spec  string `json:"spec"`
 	Epoch string `json:"epoch"`
@@ -75,13 +79,13 @@ type Result struct {
 	Round     int    `json:"round"`
 	Partition int    `json:"partition"`
 	Worker    string `json:"worker"`
-	// Delta and State are the objects of the encoded parallel.Delta and of
+	// Delta and State are the blobs of the encoded parallel.Delta and of
 	// the partition's state after the round (stored after the report).
 	Delta     string `json:"delta,omitempty"`
 	DeltaSize int64  `json:"delta_size,omitempty"`
 	State     string `json:"state,omitempty"`
 	StateSize int64  `json:"state_size,omitempty"`
-	// Error is set when the task failed on the worker; the other object
+	// Error is set when the task failed on the worker; the other blob
 	// fields are then empty.
 	Error string `json:"error,omitempty"`
 	// Timings, in seconds: fetching the weights and state, the tau
@@ -92,7 +96,10 @@ type Result struct {
 	StoreS       float64 `json:"store_s"`
 	WeightsReadB int64   `json:"weights_read_bytes"`
 	StateReadB   int64   `json:"state_read_bytes"`
-	Loss         float32 `json:"loss"`
+	// WeightsFull says the worker read the weights whole rather than the
+	// round's update (it did not hold the previous round's weights).
+	WeightsFull bool    `json:"weights_full,omitempty"`
+	Loss        float32 `json:"loss"`
 	// Delivery is the task's delivery count (1 on the first try).
 	Delivery uint64 `json:"delivery"`
 }

@@ -15,10 +15,14 @@ import (
 //	stream   SPARKNET_<run>            work queue of the subjects task.> and result.> below
 //	subject  sparknet.<run>.task.<p>   a round's task for partition p (consumer "p<p>")
 //	subject  sparknet.<run>.result.<p> a worker's reports for partition p (consumer "driver")
+//	stream   SPARKNET_<run>_RT         (memory) blobs sparknet.<run>.rt.>: the round's weights and deltas
+//	stream   SPARKNET_<run>_ST         (memory) blobs sparknet.<run>.st.>: partition states
 //	subject  sparknet.<run>.round      (core NATS, not stored) "a round's tasks are queued"
 //	subject  sparknet.<run>.state.<w>  (core NATS request) "worker w, store the partition state you hold"
-//	bucket   sparknet_<run>            object store (file): spec, data files, partition states
-//	bucket   sparknet_<run>_rt         object store (memory): the rounds' weights and deltas
+//	subject  sparknet.<run>.full       (core NATS request) "driver, store the round's weights whole"
+//	bucket   sparknet_<run>            object store (file): spec, data files
+//
+// (blobs.go describes the blob streams).
 //
 // One consumer per partition lets a worker ask for the partitions whose
 // state it holds in memory first (affinity), and take any other when
@@ -72,6 +76,15 @@ type runNames struct {
 }
 
 func (n runNames) stream() string { return "SPARKNET_" + n.run }
+
+// The blob streams: the round's traffic and partition states (both in
+// memory).
+func (n runNames) roundStream() string { return "SPARKNET_" + n.run + "_RT" }
+func (n runNames) roundPrefix() string { return "sparknet." + n.run + ".rt." }
+func (n runNames) stateStream() string { return "SPARKNET_" + n.run + "_ST" }
+func (n runNames) statePrefix() string { return "sparknet." + n.run + ".st." }
+func (n runNames) fullSubject() string { return "sparknet." + n.run + ".full" }
+func (n runNames) streams() []string   { return []string{n.stream(), n.roundStream(), n.stateStream()} }
 func (n runNames) subjects() []string {
 	return []string{"sparknet." + n.run + ".task.>", "sparknet." + n.run + ".result.>"}
 }
@@ -83,7 +96,6 @@ func (n runNames) resultSubject(p int) string {
 }
 func (n runNames) resultFilter() string { return "sparknet." + n.run + ".result.>" }
 func (n runNames) bucket() string       { return "sparknet_" + n.run }
-func (n runNames) roundBucket() string  { return "sparknet_" + n.run + "_rt" }
 
 // stateRequestSubject is where worker asks another for a partition state
 // it holds (core NATS request and reply).
@@ -98,6 +110,9 @@ func taskConsumer(p int) string { return "p" + strconv.Itoa(p) }
 const specObject = "spec"
 
 func weightsObject(round int) string { return "w/" + strconv.Itoa(round) }
+
+// fullObject is the round's weights whole, stored when a worker asks.
+func fullObject(round int) string { return "f/" + strconv.Itoa(round) }
 
 func deltaObject(round, p int, worker string) string {
 	return "d/" + strconv.Itoa(round) + "/" + strconv.Itoa(p) + "/" + worker

@@ -57,6 +57,10 @@ type fixture struct {
 	dir      string // train_lmdb, test_lmdb, net.prototxt
 	refModel []byte // the local engine's final weights
 	refAcc   float64
+	// int8 is the reference run with -compress int8, made on first use.
+	int8Once sync.Once
+	int8Ref  []byte
+	int8Err  error
 }
 
 var (
@@ -112,18 +116,39 @@ func makeFixture() (*fixture, error) {
 		return nil, err
 	}
 	// The reference: the same run on the local engine.
-	run := f.newRun("reference", 40)
-	out, err := exec.Command(sparknetBin, "train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-threads", "2").CombinedOutput()
+	var out []byte
+	f.refModel, out, err = f.reference("reference")
 	if err != nil {
-		return nil, fmt.Errorf("reference run: %v\n%s", err, out)
-	}
-	if f.refModel, err = os.ReadFile(run.model(40)); err != nil {
 		return nil, err
 	}
 	if f.refAcc, err = lastAccuracy(string(out)); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// reference trains the runs' model on the local engine, with extra flags,
+// and returns its final weights and output.
+func (f *fixture) reference(name string, extra ...string) ([]byte, []byte, error) {
+	run := f.newRun(name, 40)
+	args := append([]string{"train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-threads", "2"}, extra...)
+	out, err := exec.Command(sparknetBin, args...).CombinedOutput()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reference run %s: %v\n%s", name, err, out)
+	}
+	model, err := os.ReadFile(run.model(40))
+	return model, out, err
+}
+
+// reference8 returns the final weights of the reference run with -compress
+// int8.
+func (f *fixture) reference8(t *testing.T) []byte {
+	t.Helper()
+	f.int8Once.Do(func() { f.int8Ref, _, f.int8Err = f.reference("reference-int8", "-compress", "int8") })
+	if f.int8Err != nil {
+		t.Fatal(f.int8Err)
+	}
+	return f.int8Ref
 }
 
 // fashionLMDB writes the first n images of a Fashion-MNIST set.
@@ -406,11 +431,24 @@ func TestWorkerKilledMidRound(t *testing.T) {
 
 // TestDriverKilledResumes kills the driver (and with it the workers it
 // spawned) after a snapshot, resumes from that snapshot, and requires the
-// uninterrupted run's final weights: no round is run twice or skipped.
+// uninterrupted run's final weights (the local engine's): no round is run
+// twice or skipped. With int8 the checkpoint holds the workers' replica of
+// the weights, which the resumed run's first update applies to: the
+// resumed driver's new workers fetch it whole.
 func TestDriverKilledResumes(t *testing.T) {
+	for _, codec := range []string{"none", "int8"} {
+		t.Run(codec, func(t *testing.T) { testDriverKilledResumes(t, codec) })
+	}
+}
+
+func testDriverKilledResumes(t *testing.T, codec string) {
 	f := shared(t)
-	run := f.newRun("killdriver", 40)
-	args := []string{"train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-engine", "nats", "-spawn", "3", "-threads", "3"}
+	want := f.refModel
+	if codec == "int8" {
+		want = f.reference8(t)
+	}
+	run := f.newRun("killdriver-"+codec, 40)
+	args := []string{"train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-engine", "nats", "-spawn", "3", "-threads", "3", "-compress", codec}
 	driver := start(t, "driver", "", args...)
 	await(t, driver, driver.watch(`Snapshotting solver state to binary proto file .*_iter_20\.solverstate`), "the snapshot at iteration 20", 2*time.Minute)
 	// The log line comes before the file is written.
@@ -451,7 +489,7 @@ func TestDriverKilledResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, f.refModel) {
+	if !bytes.Equal(got, want) {
 		t.Fatalf("the resumed run's final weights differ from the uninterrupted run's\n%s", out)
 	}
 	// The metrics log has every iteration once.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	nc "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sparknet/sparknet/parallel"
@@ -21,12 +22,14 @@ var trace = os.Getenv("SPARKNET_NATS_TRACE") != ""
 
 // Round runs one round on the workers; see parallel.Engine.
 //
-// The global weights go to the object store once; one task per partition
-// goes to the work queue and a wake-up to the workers. Results are taken as
-// they come: each delta is fetched (at most two at a time, so the driver
-// never holds more than a few models), validated and added to comb; a bad
-// one is dropped and logged. The round ends when every partition has
-// reported or failed, or at ctx's deadline.
+// The broadcast (the weights whole, or with a lossy codec their update)
+// goes to the round's blob stream once; one task per partition goes to the
+// work queue and a wake-up to the workers. A worker that does not hold the
+// previous round's weights asks for this round's whole (serveFull). Results
+// are taken as they come: each delta is fetched (at most two at a time, so
+// the driver never holds more than a few models), validated and added to
+// comb; a bad one is dropped and logged. The round ends when every partition
+// has reported or failed, or at ctx's deadline; its blobs are then purged.
 func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.Global, comb *parallel.Combiner) ([]parallel.Outcome, error) {
 	start := time.Now()
 	k := e.job.Partitions
@@ -42,11 +45,29 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 	if spec.LoadHistory {
 		hist = g.History
 	}
-	blob := encodeGlobal(spec.Run, spec.Round, spec.Iter, g.Weights, hist)
+	l := e.job.Layout
+	if len(g.Weights) != l.Len() {
+		return nil, fmt.Errorf("nats engine: %d weights for a model of %d parameters", len(g.Weights), l.Len())
+	}
+	if g.Update != nil && g.Update.Codec != spec.Codec {
+		return nil, fmt.Errorf("nats engine: a %s broadcast in a %s round", g.Update.Codec, spec.Codec)
+	}
+	e.wbuf = encodeGlobal(e.wbuf, spec.Run, spec.Round, spec.Iter, g.Weights, g.Update, l.Blobs(), hist)
+	blob := e.wbuf
 	wname := weightsObject(spec.Round)
 	if _, err := e.rt.put(octx, wname, blob); err != nil {
 		return nil, fmt.Errorf("nats engine: %w", err)
 	}
+	e.bcastMu.Lock()
+	e.bcast = &roundBroadcast{run: spec.Run, round: spec.Round, iter: spec.Iter, weights: g.Weights, history: hist}
+	e.bcastMu.Unlock()
+	defer func() {
+		// After this no worker gets these weights: the caller may change
+		// them.
+		e.bcastMu.Lock()
+		e.bcast = nil
+		e.bcastMu.Unlock()
+	}()
 	tPut := time.Since(start)
 	var deadline int64
 	if d, ok := ctx.Deadline(); ok {
@@ -59,31 +80,38 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 			ri.Parts[p].Status = "queued"
 		}
 	})
-	for p := 0; p < k; p++ {
+	tasks := make([][]byte, k)
+	for p := range tasks {
 		ps := e.parts[p]
 		t := Task{
 			Run: spec.Run, Round: spec.Round, Iter: spec.Iter, Partition: p, Partitions: k,
 			Tau: spec.Steps, Codec: spec.Codec.String(), Momentum: spec.Momentum.String(),
 			LoadHistory: spec.LoadHistory, HistoryLen: len(hist),
-			Weights: wname, WeightsSize: int64(len(blob)),
+			Weights: wname, WeightsSize: int64(len(blob)), Update: g.Update != nil,
 			State: ps.committed, StateRound: ps.round, Fallback: ps.confirmed,
 			Spec: specObject, Epoch: e.epoch, Deadline: deadline, Fault: spec.FaultPartition == p,
 		}
 		if t.State == "" {
 			t.StateRound = -1
 		}
-		b, err := json.Marshal(t)
-		if err != nil {
+		var err error
+		if tasks[p], err = json.Marshal(t); err != nil {
 			return nil, err
 		}
-		ack, err := e.js.Publish(octx, e.names.taskSubject(p), b,
+	}
+	// The tasks go out together (their acknowledgements awaited at once).
+	if err := parallelDo(octx, k, func(ctx context.Context, p int) error {
+		ack, err := e.js.Publish(ctx, e.names.taskSubject(p), tasks[p],
 			jetstream.WithMsgID(spec.Run+"."+e.epoch+"."+strconv.Itoa(spec.Round)+"."+strconv.Itoa(p)))
 		if err != nil {
-			return nil, fmt.Errorf("nats engine: publishing the task of partition %d: %w", p, err)
+			return fmt.Errorf("nats engine: publishing the task of partition %d: %w", p, err)
 		}
 		e.seqMu.Lock()
 		e.seqs[ack.Sequence] = taskRef{spec.Round, p}
 		e.seqMu.Unlock()
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	// Wake the idle workers (a core message: workers that miss it poll).
 	_ = e.conn.Publish(e.names.roundSubject(), []byte(strconv.Itoa(spec.Round)))
@@ -94,7 +122,8 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 		outcomes[p].Partition = p
 	}
 	remaining := k
-	var fetched, stateRead int64
+	var fetched, fullBytes, stateRead int64
+	fulls := 0
 	finish := func(p int, err error, worker string, stats parallel.WorkerStats) {
 		done[p] = true
 		remaining--
@@ -166,7 +195,6 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 			sem <- struct{}{}
 			stats, err := e.accept(octx, comb, r)
 			<-sem
-			_ = e.rt.del(octx, r.Delta)
 			if trace {
 				e.logf("trace round %d: p%d from %s: result at %v (weights put %v), accepted at %v; worker fetch %.1fms compute %.1fms store %.1fms, read %d+%d bytes",
 					spec.Round, p, worker, tr0.Round(time.Microsecond), tPut.Round(time.Microsecond), time.Since(start).Round(time.Microsecond),
@@ -192,6 +220,10 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 		// The delta is in the round: the partition's state moves on.
 		e.commit(octx, p, a.r.State, spec.Round)
 		fetched += a.r.WeightsReadB
+		if a.r.WeightsFull {
+			fulls++
+			fullBytes += a.r.WeightsReadB
+		}
 		stateRead += a.r.StateReadB
 		finish(p, nil, worker, a.stats)
 	}
@@ -229,20 +261,24 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 	}
 	inflight.Wait()
 	comb.Close()
+	e.bcastMu.Lock()
+	e.bcast = nil
+	e.bcastMu.Unlock()
 	for p := range outcomes {
 		if !done[p] {
 			outcomes[p].Err = &parallel.RoundTimeout{Partition: p}
 			e.touchInfo(func(ri *RunInfo) { ri.Parts[p].Status = "late" })
 		}
 	}
-	// Tasks nobody started are stale now.
+	// Tasks nobody started (or redelivered after their result) are stale
+	// now.
 	if err := e.stream.Purge(octx, jetstream.WithPurgeSubject(e.names.taskFilter())); err != nil {
 		e.logf("round %d: purging stale tasks: %v", spec.Round, err)
 	}
-	if e.weights != "" {
-		_ = e.rt.del(octx, e.weights)
+	// So are the round's blobs: broadcast, deltas (late ones included).
+	if err := e.rt.purge(octx); err != nil {
+		e.logf("round %d: purging its blobs: %v", spec.Round, err)
 	}
-	e.weights = wname
 	e.seqMu.Lock()
 	for s, ref := range e.seqs {
 		if ref.round < spec.Round {
@@ -258,9 +294,10 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 	}
 	e.last = RoundStats{
 		Wall: wall, Compute: compute, Overhead: wall - compute,
-		WeightsBytes: int64(len(blob)), WeightsFetched: fetched,
-		DeltaBytes: comb.Bytes(), StateBytes: stateRead,
+		WeightsBytes: int64(len(blob)), WeightsFetched: fetched, FullFetches: fulls, FullBytes: fullBytes,
+		DeltaBytes: comb.Bytes(), StateBytes: stateRead, StateStored: e.storedBytes,
 	}
+	e.storedBytes = 0
 	e.touchInfo(func(ri *RunInfo) {
 		ri.LastRoundS, ri.LastOverheadS = wall.Seconds(), (wall - compute).Seconds()
 		ri.LastBytes = int64(len(blob)) + fetched + comb.Bytes() + stateRead
@@ -275,10 +312,12 @@ func (e *Engine) Round(ctx context.Context, spec parallel.RoundSpec, g parallel.
 				combined++
 			}
 		}
+		s := e.last
 		b, _ := json.Marshal(roundRecord{
 			Round: spec.Round, Iter: spec.Iter, Steps: spec.Steps, Combined: combined,
 			WallS: wall.Seconds(), ComputeS: compute.Seconds(), OverheadS: (wall - compute).Seconds(),
-			WeightsBytes: int64(len(blob)), WeightsFetched: fetched, DeltaBytes: comb.Bytes(), StateBytes: stateRead,
+			WeightsBytes: s.WeightsBytes, WeightsFetched: s.WeightsFetched, FullFetches: s.FullFetches, FullBytes: s.FullBytes,
+			DeltaBytes: s.DeltaBytes, StateBytes: s.StateBytes, StateStored: s.StateStored,
 		})
 		if _, err := e.rounds.Write(append(b, '\n')); err != nil {
 			e.logf("round statistics: %v", err)
@@ -298,6 +337,9 @@ func (e *Engine) stored(ctx context.Context, r Result) {
 	name := r.State
 	ps := &e.parts[r.Partition]
 	round := stateRound(name)
+	if r.StateSize > 0 {
+		e.storedBytes += r.StateSize
+	}
 	switch {
 	case name == ps.confirmed:
 	case e.accepted[name]:
@@ -305,13 +347,13 @@ func (e *Engine) stored(ctx context.Context, r Result) {
 		if round >= ps.confRound {
 			e.confirm(ctx, r.Partition, name)
 		} else {
-			_ = e.st.del(ctx, name)
+			_ = e.ss.del(ctx, name)
 		}
 	case e.rejected[name]:
 		delete(e.rejected, name)
-		_ = e.st.del(ctx, name)
+		_ = e.ss.del(ctx, name)
 	case round <= ps.confRound:
-		_ = e.st.del(ctx, name) // superseded already
+		_ = e.ss.del(ctx, name) // superseded already
 	default:
 		// Stored before its result was accepted (its delta is being
 		// fetched): confirmed when it is.
@@ -348,7 +390,7 @@ func (e *Engine) commit(ctx context.Context, p int, name string, round int) {
 func (e *Engine) confirm(ctx context.Context, p int, name string) {
 	ps := &e.parts[p]
 	if old := ps.confirmed; old != "" && old != name {
-		_ = e.st.del(ctx, old)
+		_ = e.ss.del(ctx, old)
 	}
 	ps.confirmed, ps.confRound = name, stateRound(name)
 	for n := range e.accepted {
@@ -366,7 +408,7 @@ func (e *Engine) rejectState(name string) {
 	}
 	if e.pendingStored[name] {
 		delete(e.pendingStored, name)
-		_ = e.st.del(context.Background(), name)
+		_ = e.ss.del(context.Background(), name)
 		return
 	}
 	e.rejected[name] = true
@@ -405,11 +447,9 @@ func expectedDeltaSize(ex parallel.Expect) int64 {
 	return int64(d.EncodedSize()) + 4*int64(ex.Layout.Len())*int64(ex.HistorySets)
 }
 
-// discardLate removes the objects of a result that came too late to count.
+// discardLate drops a result that came too late to count: its state is
+// deleted (its delta goes with the round's blobs).
 func (e *Engine) discardLate(ctx context.Context, r Result) {
-	if r.Delta != "" {
-		_ = e.rt.del(ctx, r.Delta)
-	}
 	e.rejectState(r.State)
 }
 
@@ -457,7 +497,7 @@ func (e *Engine) States(ctx context.Context) ([][]byte, error) {
 	for p := range e.parts {
 		ps := &e.parts[p]
 		if ps.committed != ps.confirmed {
-			ok, err := requestState(ctx, e.conn, e.st, e.names.run, ps.committed)
+			ok, err := requestState(ctx, e.conn, e.ss, e.names.run, ps.committed)
 			if err != nil {
 				return nil, fmt.Errorf("nats engine: state of partition %d: %w", p, err)
 			}
@@ -482,7 +522,7 @@ func (e *Engine) States(ctx context.Context) ([][]byte, error) {
 			}
 			continue
 		}
-		b, err := e.st.get(ctx, ps.confirmed, 0, 0)
+		b, err := e.ss.get(ctx, ps.confirmed, 0, 0)
 		if err != nil {
 			return nil, fmt.Errorf("nats engine: state of partition %d: %w", p, err)
 		}
@@ -499,10 +539,41 @@ func (e *Engine) Restore(ctx context.Context, states [][]byte) error {
 	}
 	for p, b := range states {
 		name := stateObject(-1, p, "restored-"+e.epoch)
-		if _, err := e.st.put(ctx, name, b); err != nil {
+		if _, err := e.ss.put(ctx, name, b); err != nil {
 			return fmt.Errorf("nats engine: %w", err)
 		}
 		e.parts[p] = partState{committed: name, confirmed: name, round: -1, confRound: -1}
 	}
 	return nil
+}
+
+// serveFull answers a worker's request for the round's weights whole (it
+// does not hold the previous round's, which the round's update applies
+// to): it stores them as a blob, once per round, and replies "<blob>
+// <size>", or "error: ..." when the round asked for is not in flight.
+func (e *Engine) serveFull(m *nc.Msg) {
+	round, err := strconv.Atoi(string(m.Data))
+	if err != nil {
+		_ = m.Respond([]byte("error: malformed request"))
+		return
+	}
+	e.bcastMu.Lock()
+	defer e.bcastMu.Unlock()
+	b := e.bcast
+	if b == nil || b.round != round {
+		_ = m.Respond([]byte(fmt.Sprintf("error: round %d is not in flight", round)))
+		return
+	}
+	if b.full == "" {
+		e.fbuf = encodeGlobal(e.fbuf, b.run, b.round, b.iter, b.weights, nil, e.job.Layout.Blobs(), b.history)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		name := fullObject(round)
+		if _, err := e.rt.put(ctx, name, e.fbuf); err != nil {
+			_ = m.Respond([]byte("error: " + err.Error()))
+			return
+		}
+		b.full, b.fullSize = name, int64(len(e.fbuf))
+	}
+	_ = m.Respond([]byte(b.full + " " + strconv.FormatInt(b.fullSize, 10)))
 }

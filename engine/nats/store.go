@@ -25,7 +25,16 @@ func chunkFor(conn *nc.Conn) int {
 	return int(max(c, 64<<10))
 }
 
-// store wraps a run's object store with size limits and byte counters.
+// blobChunk returns the chunk size of blobs for a connection: as large as
+// the server's max_payload allows (with room for headers), up to 16 MiB, so
+// that a model of a few million parameters travels as one message.
+func blobChunk(conn *nc.Conn) int {
+	c := min(int64(16<<20), conn.MaxPayload()-64<<10)
+	return int(max(c, 64<<10))
+}
+
+// store wraps a run's object store (specification, shipped data) with size
+// limits and byte counters.
 type store struct {
 	obs   jetstream.ObjectStore
 	chunk int

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,8 +45,8 @@ type WorkerConfig struct {
 	MaxPartitions int
 	// Log receives the worker's messages.
 	Log io.Writer
-	// StoreEvery is how often a partition's state is stored in the object
-	// store. Zero stores it after every round (in the background, after
+	// StoreEvery is how often a partition's state is stored in the run's state
+	// stream. Zero stores it after every round (in the background, after
 	// the report): a worker's death then loses nothing and the run's
 	// result is the undisturbed one. A longer period saves that traffic
 	// (a state is the size of the model or twice it, more than a
@@ -75,6 +76,8 @@ type worker struct {
 	runs    jetstream.KeyValue
 	// slot is held while fetching and running a task: one task at a time.
 	slot chan struct{}
+	// dbuf is the encoded delta's buffer, reused from task to task.
+	dbuf []byte
 
 	mu     sync.Mutex
 	info   WorkerInfo
@@ -90,12 +93,14 @@ type worker struct {
 type runCache struct {
 	run    string
 	epoch  string
-	st     *store // specification, data, partition states
-	rt     *store // the rounds' weights and deltas
+	st     *store     // specification, data
+	rt     *blobStore // the round's weights and deltas
+	ss     *blobStore // partition states
 	spec   *runSpec
 	solver *pb.SolverParameter
 	layout parallel.Layout
-	// The last global weights fetched.
+	// The last round's weights (what its workers started from), the
+	// reference of the next round's update; wRound is -1 when unknown.
 	wName   string
 	wRound  int
 	weights []float32
@@ -109,8 +114,9 @@ type runCache struct {
 // partCache is one partition's worker replica; state names the state its
 // memory holds ("" for a fresh replica that has not run, "?" after a
 // failed round: unknown). held is the encoded state after the replica's
-// last round (named heldName): other workers ask for it when the partition
-// moves to them (see serveState); stored says it is in the object store.
+// last round (named heldName), encoded after its report (heldReady is
+// closed then): other workers ask for it when the partition moves to them
+// (see serveState); stored says it is in the state stream.
 type partCache struct {
 	w        *parallel.Worker
 	state    string
@@ -119,6 +125,13 @@ type partCache struct {
 	heldName string
 	stored   bool
 	storedAt time.Time
+	// heldReady, when not nil, is closed once held is encoded.
+	heldReady chan struct{}
+	// uploading is set while held is being stored; spare is an earlier
+	// state's buffer, free for the next (so a state is not a fresh
+	// allocation every round).
+	uploading bool
+	spare     []byte
 	// storeMu serializes the stores of a held state.
 	storeMu sync.Mutex
 }
@@ -150,18 +163,22 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if w.log == nil {
 		w.log = io.Discard
 	}
-	// A server that is not up yet (workers may start first) is waited
-	// for; refused credentials end the worker at once.
-	var conn *nc.Conn
-	var err error
+	// A server that is not up yet (workers may start first), or too busy
+	// to answer in time, is waited for; refused credentials end the
+	// worker at once.
+	host, _ := os.Hostname()
+	w.info = WorkerInfo{Name: cfg.Name, Host: host, PID: os.Getpid(), Threads: cfg.Threads, Started: time.Now().UTC(), LastRound: -1}
 	var logged time.Time
 	for {
-		conn, err = Connect(cfg.URL, "sparknet worker "+cfg.Name, cfg.Security)
+		err := w.connect(ctx)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, nc.ErrNoServers) {
+		if !transient(err) {
 			return err
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 		if time.Since(logged) > 30*time.Second {
 			w.logf("%v; retrying", err)
@@ -173,19 +190,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		case <-time.After(time.Second):
 		}
 	}
-	w.conn = conn
+	conn := w.conn
 	defer conn.Close()
-	if w.js, err = jetstream.New(conn); err != nil {
-		return err
-	}
-	if w.runs, w.workers, err = sharedBuckets(ctx, w.js); err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	w.info = WorkerInfo{Name: cfg.Name, Host: host, PID: os.Getpid(), Threads: cfg.Threads, Started: time.Now().UTC(), LastRound: -1}
-	if err := w.register(ctx); err != nil {
-		return err
-	}
+	var err error
 	w.logf("worker %s connected to %s", cfg.Name, RedactURL(cfg.URL))
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -225,6 +232,40 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return nil
 	}
 	return err
+}
+
+// connect connects to the server, opens the shared buckets and registers
+// the worker; on failure it leaves no connection open.
+func (w *worker) connect(ctx context.Context) (err error) {
+	conn, err := Connect(w.cfg.URL, "sparknet worker "+w.cfg.Name, w.cfg.Security)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			conn.Close()
+		}
+	}()
+	if w.js, err = jetstream.New(conn); err != nil {
+		return err
+	}
+	if w.runs, w.workers, err = sharedBuckets(ctx, w.js); err != nil {
+		return err
+	}
+	if err := w.register(ctx); err != nil {
+		return err
+	}
+	w.conn = conn
+	return nil
+}
+
+// transient reports whether an error connecting may go away by itself: no
+// server yet, or one too busy to answer in time.
+func transient(err error) bool {
+	var ne net.Error
+	return errors.Is(err, nc.ErrNoServers) || errors.Is(err, nc.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.As(err, &ne) && ne.Timeout()
 }
 
 func (w *worker) logf(format string, args ...any) {
@@ -591,7 +632,7 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 	if !w.cfg.Quiet {
 		w.logf("%s: started (delivery %d)", what, delivery)
 	}
-	res, upload, err := w.run(tctx, &t)
+	res, hold, err := w.run(tctx, &t)
 	res.Run, res.Round, res.Partition, res.Worker, res.Delivery = t.Run, t.Round, t.Partition, w.cfg.Name, delivery
 	var te *taskError
 	switch {
@@ -618,6 +659,9 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 	if _, err := w.js.Publish(pctx, subject, b); err != nil {
 		w.logf("%s: reporting: %v (handed back for another try)", what, err)
 		_ = m.NakWithDelay(time.Second)
+		if hold != nil {
+			hold()
+		}
 		return -1
 	}
 	// The report is stored: the task is done. (A lost acknowledgement only
@@ -626,6 +670,10 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 		_ = m.Term()
 	} else if err := m.Ack(); err != nil {
 		w.logf("%s: acknowledging: %v", what, err)
+	}
+	var upload func(context.Context)
+	if hold != nil {
+		upload = hold()
 	}
 	if upload != nil {
 		// Now and then the partition's state is stored, off the round's
@@ -681,11 +729,14 @@ func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
 		return nil, fmt.Errorf("run %s: object store: %w", t.Run, err)
 	}
 	st := &store{obs: obs, chunk: chunkFor(w.conn)}
-	rtObs, err := w.js.ObjectStore(ctx, names.roundBucket())
+	rt, err := newBlobStore(ctx, w.js, w.conn, names.roundStream(), names.roundPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("run %s: object store: %w", t.Run, err)
+		return nil, fmt.Errorf("run %s: %w", t.Run, err)
 	}
-	rt := &store{obs: rtObs, chunk: chunkFor(w.conn)}
+	ss, err := newBlobStore(ctx, w.js, w.conn, names.stateStream(), names.statePrefix())
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", t.Run, err)
+	}
 	b, err := st.get(ctx, t.Spec, 0, maxSpec)
 	if err != nil {
 		return nil, err
@@ -710,7 +761,7 @@ func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
 		rewriteData(param.TrainNetParam, local)
 		w.logf("run %s: data ready in %s (%.1fs)", t.Run, w.cfg.CacheDir, time.Since(t0).Seconds())
 	}
-	rc = &runCache{run: t.Run, epoch: t.Epoch, st: st, rt: rt, spec: spec, solver: param, layout: layout, wRound: -1, parts: map[int]*partCache{}}
+	rc = &runCache{run: t.Run, epoch: t.Epoch, st: st, rt: rt, ss: ss, spec: spec, solver: param, layout: layout, wRound: -1, parts: map[int]*partCache{}}
 	w.mu.Lock()
 	if _, ok := w.active[t.Run]; ok {
 		w.caches[t.Run] = rc
@@ -719,9 +770,79 @@ func (w *worker) cache(ctx context.Context, t *Task) (*runCache, error) {
 	return rc, nil
 }
 
-// run executes a task: it stores the delta and returns the report and the
-// function that stores the partition's state (to run after reporting).
-func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context), error) {
+// fetchWeights brings rc's weights (and history) to the task's round: it
+// applies the round's update to the previous round's weights when the task
+// sends an update and the worker holds those, and otherwise reads the
+// weights whole (asking the driver to store them, for an update round).
+func (w *worker) fetchWeights(ctx context.Context, rc *runCache, t *Task, codec parallel.Codec, res *Result) error {
+	l := rc.layout
+	n := l.Len()
+	if len(rc.weights) != n {
+		rc.weights, rc.wRound = make([]float32, n), -1
+	}
+	if cap(rc.history) < t.HistoryLen {
+		rc.history = make([]float32, t.HistoryLen)
+	}
+	rc.history = rc.history[:t.HistoryLen]
+	name, size := t.Weights, t.WeightsSize
+	if !t.Update {
+		codec = parallel.CodecNone
+	} else if !codec.Lossy() {
+		return &taskError{fmt.Errorf("an update of the weights in codec %s", codec)}
+	} else if rc.wRound < 0 || rc.wRound != t.Round-1 {
+		var err error
+		if name, size, err = requestFull(ctx, w.conn, t.Run, t.Round); err != nil {
+			return err
+		}
+		codec = parallel.CodecNone
+		res.WeightsFull = true
+	}
+	if want := globalSize(t.Run, n, l.Blobs(), t.HistoryLen, codec); size != want {
+		return &taskError{fmt.Errorf("the weights blob of %d bytes does not fit the model's %d parameters (want %d)", size, n, want)}
+	}
+	b, err := rc.rt.get(ctx, name, size, 0)
+	if err != nil {
+		return err
+	}
+	res.WeightsReadB += int64(len(b))
+	upd, err := decodeGlobal(b, t.Run, t.Round, t.Iter, l, codec, rc.weights, rc.history)
+	if err != nil {
+		rc.wName, rc.wRound = "", -1
+		return &taskError{err}
+	}
+	if upd != nil {
+		upd.Apply(l, rc.weights)
+	}
+	rc.wName, rc.wRound = t.Weights, t.Round
+	return nil
+}
+
+// requestFull asks the driver to store the round's weights whole and
+// returns their blob and size.
+func requestFull(ctx context.Context, conn *nc.Conn, run string, round int) (string, int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	msg, err := conn.RequestWithContext(rctx, runNames{run: run}.fullSubject(), []byte(strconv.Itoa(round)))
+	if err != nil {
+		return "", 0, fmt.Errorf("asking the driver for round %d's weights whole: %w", round, err)
+	}
+	reply := string(msg.Data)
+	if why, ok := strings.CutPrefix(reply, "error: "); ok {
+		return "", 0, &taskError{fmt.Errorf("the driver did not send round %d's weights whole: %s", round, why)}
+	}
+	name, sizeStr, ok := strings.Cut(reply, " ")
+	size, err := strconv.ParseInt(sizeStr, 10, 64)
+	if !ok || err != nil || size <= 0 {
+		return "", 0, &taskError{fmt.Errorf("the driver's reply %q names no weights", reply)}
+	}
+	return name, size, nil
+}
+
+// run executes a task: it stores the delta and returns the report and, on
+// success, hold, which the caller must call after reporting and before the
+// next task: it encodes the partition's state and returns the function that
+// stores it (nil when it is not due), to run in the background.
+func (w *worker) run(ctx context.Context, t *Task) (Result, func() func(context.Context), error) {
 	var res Result
 	t0 := time.Now()
 	rc, err := w.cache(ctx, t)
@@ -739,29 +860,11 @@ func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context
 	if err != nil {
 		return res, nil, &taskError{err}
 	}
-	// The round's global weights, once per round.
+	// The round's weights, once per round.
 	if rc.wName != t.Weights || rc.wRound != t.Round {
-		n := rc.layout.Len()
-		if t.WeightsSize != globalSize(t.Run, n, t.HistoryLen) {
-			return res, nil, &taskError{fmt.Errorf("the weights object of %d bytes does not fit the model's %d parameters", t.WeightsSize, n)}
-		}
-		b, err := rc.rt.get(ctx, t.Weights, t.WeightsSize, 0)
-		if err != nil {
+		if err := w.fetchWeights(ctx, rc, t, codec, &res); err != nil {
 			return res, nil, err
 		}
-		res.WeightsReadB = int64(len(b))
-		if len(rc.weights) != n {
-			rc.weights = make([]float32, n)
-		}
-		if cap(rc.history) < t.HistoryLen {
-			rc.history = make([]float32, t.HistoryLen)
-		}
-		rc.history = rc.history[:t.HistoryLen]
-		rc.wName, rc.wRound = "", -1
-		if err := decodeGlobal(b, t.Run, t.Round, t.Iter, rc.weights, rc.history); err != nil {
-			return res, nil, &taskError{err}
-		}
-		rc.wName, rc.wRound = t.Weights, t.Round
 	}
 	// The partition's replica, in the state the task names.
 	pc, err := w.partition(ctx, rc, t, &res)
@@ -794,11 +897,7 @@ func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context
 	res.ComputeS = d.Stats.Compute.Seconds()
 	res.Loss = d.Stats.Loss
 	t1 := time.Now()
-	delta, err := w.encodeDelta(d)
-	if err != nil {
-		return res, nil, &taskError{err}
-	}
-	state, err := pc.w.MarshalState()
+	delta, err := w.encodeDelta(d, w.dbuf[:0])
 	if err != nil {
 		return res, nil, &taskError{err}
 	}
@@ -807,22 +906,52 @@ func (w *worker) run(ctx context.Context, t *Task) (Result, func(context.Context
 	if _, err := rc.rt.put(ctx, dname, delta); err != nil {
 		return res, nil, err
 	}
+	w.dbuf = delta[:0] // stored: reusable
+	// The replica now holds the state sname. It is encoded after the
+	// report, off the round's critical path, but before this worker runs
+	// another task (hold); until then a request for it waits (heldReady).
+	ready := make(chan struct{})
 	rc.mu.Lock()
-	pc.state, pc.held, pc.heldName, pc.stored = sname, state, sname, false
+	pc.state, pc.held, pc.heldName, pc.stored, pc.heldReady = sname, nil, sname, false, ready
 	due := w.cfg.StoreEvery <= 0 || time.Since(pc.storedAt) >= w.cfg.StoreEvery
 	rc.mu.Unlock()
 	res.Delta, res.DeltaSize = dname, int64(len(delta))
-	res.State, res.StateSize = sname, int64(len(state))
+	res.State = sname
 	res.StoreS = time.Since(t1).Seconds()
-	var upload func(context.Context)
-	if due {
-		upload = func(ctx context.Context) {
+	hold := func() func(context.Context) {
+		rc.mu.Lock()
+		buf := pc.spare
+		pc.spare = nil
+		rc.mu.Unlock()
+		state, err := pc.w.AppendState(buf[:0])
+		rc.mu.Lock()
+		if pc.heldName == sname {
+			old := pc.held
+			if err == nil {
+				pc.held = state
+			} else {
+				pc.held, pc.heldName = nil, "" // nobody can have it: requests fall back
+			}
+			if old != nil && !pc.uploading {
+				pc.spare = old
+			}
+		}
+		rc.mu.Unlock()
+		close(ready)
+		if err != nil {
+			w.logf("run %s partition %d: encoding its state: %v", t.Run, t.Partition, err)
+			return nil
+		}
+		if !due {
+			return nil
+		}
+		return func(ctx context.Context) {
 			if err := w.storeHeld(ctx, rc, t.Partition, sname); err != nil {
 				w.logf("run %s partition %d: storing its state: %v", t.Run, t.Partition, err)
 			}
 		}
 	}
-	return res, upload, nil
+	return res, hold, nil
 }
 
 // storeHeld stores the held state name of partition p (if the replica still
@@ -834,10 +963,20 @@ func (w *worker) storeHeld(ctx context.Context, rc *runCache, p int, name string
 	if pc == nil {
 		return errStateGone
 	}
+	rc.mu.Lock()
+	ready := pc.heldReady
+	rc.mu.Unlock()
+	if ready != nil {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	pc.storeMu.Lock()
 	defer pc.storeMu.Unlock()
 	rc.mu.Lock()
-	if pc.heldName != name {
+	if pc.heldName != name || pc.held == nil {
 		rc.mu.Unlock()
 		return errStateGone
 	}
@@ -846,19 +985,30 @@ func (w *worker) storeHeld(ctx context.Context, rc *runCache, p int, name string
 		return nil
 	}
 	held := pc.held
+	pc.uploading = true
 	rc.mu.Unlock()
-	if _, err := rc.st.put(ctx, name, held); err != nil {
-		return err
-	}
+	_, err := rc.ss.put(ctx, name, held)
 	rc.mu.Lock()
-	if pc.heldName == name {
+	pc.uploading = false
+	if err == nil && pc.heldName == name {
 		pc.stored, pc.storedAt = true, time.Now()
 	}
+	if !sameArray(pc.held, held) && pc.spare == nil {
+		pc.spare = held // replaced while it was stored
+	}
 	rc.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	sr := Result{Kind: kindStored, Run: rc.run, Partition: p, Worker: w.cfg.Name, State: name, StateSize: int64(len(held))}
 	sb, _ := json.Marshal(sr)
-	_, err := w.js.Publish(ctx, runNames{run: rc.run}.resultSubject(p), sb)
+	_, err = w.js.Publish(ctx, runNames{run: rc.run}.resultSubject(p), sb)
 	return err
+}
+
+// sameArray reports whether a and b share their backing array.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:cap(a)][0] == &b[:cap(b)][0]
 }
 
 // errStateGone answers a request for a state this worker no longer holds.
@@ -899,25 +1049,26 @@ func statePartition(name string) (int, bool) {
 // stateOwner returns the worker a state object name says made it.
 func stateOwner(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
 
-// requestState makes sure the state object name exists: stored already, or
+// requestState makes sure the state blob name exists: stored already, or
 // stored now by the worker holding it, whom it asks. It reports false when
 // neither is possible (that worker is gone).
-func requestState(ctx context.Context, conn *nc.Conn, st *store, run, name string) (bool, error) {
-	if _, err := st.obs.GetInfo(ctx, name); err == nil {
-		return true, nil
-	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return false, err
+func requestState(ctx context.Context, conn *nc.Conn, ss *blobStore, run, name string) (bool, error) {
+	if ok, err := ss.exists(ctx, name); err != nil || ok {
+		return ok, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	msg, err := conn.RequestWithContext(rctx, runNames{run: run}.stateRequestSubject(stateOwner(name)), []byte(name))
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return false, nil // no such worker any more (or it did not answer)
+	if err != nil && ctx.Err() != nil {
+		return false, ctx.Err()
 	}
-	return string(msg.Data) == "ok", nil
+	if err == nil && string(msg.Data) == "ok" {
+		return true, nil
+	}
+	// No such worker any more, or it no longer holds the state: it may
+	// have stored it meanwhile (a worker stores a state before dropping
+	// it).
+	return ss.exists(ctx, name)
 }
 
 // partition returns the replica of the task's partition in the state the
@@ -932,7 +1083,7 @@ func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Resu
 	rc.mu.Unlock()
 	want := t.State
 	if want != "" && (pc == nil || pc.state != want) {
-		ok, err := requestState(ctx, w.conn, rc.st, t.Run, want)
+		ok, err := requestState(ctx, w.conn, rc.ss, t.Run, want)
 		if err != nil {
 			return nil, err
 		}
@@ -949,9 +1100,9 @@ func (w *worker) partition(ctx context.Context, rc *runCache, t *Task, res *Resu
 	}
 	var state []byte
 	if want != "" {
-		b, err := rc.st.get(ctx, want, 0, 0)
+		b, err := rc.ss.get(ctx, want, 0, 0)
 		switch {
-		case errors.Is(err, jetstream.ErrObjectNotFound):
+		case errors.Is(err, errNotFound):
 			// Lost with the server's storage: the partition starts afresh
 			// (from the global weights, with zero history).
 			w.logf("run %s partition %d: state %s is gone; the partition starts afresh", t.Run, t.Partition, want)
@@ -1063,10 +1214,10 @@ func (w *worker) flush(ctx context.Context) {
 	}
 }
 
-// encodeDelta marshals a delta, corrupting it first when the worker was
-// told to (Fault). The corruption works on copies: the delta aliases the
-// replica's parameters.
-func (w *worker) encodeDelta(d *parallel.Delta) ([]byte, error) {
+// encodeDelta appends a delta's encoding to dst, corrupting it first when
+// the worker was told to (Fault). The corruption works on copies: the
+// delta aliases the replica's parameters.
+func (w *worker) encodeDelta(d *parallel.Delta, dst []byte) ([]byte, error) {
 	switch w.cfg.Fault {
 	case "nan":
 		c := *d
@@ -1082,7 +1233,7 @@ func (w *worker) encodeDelta(d *parallel.Delta) ([]byte, error) {
 			c.Scales = append([]float32(nil), d.Scales...)
 			c.Scales[0] = float32(math.NaN())
 		}
-		return c.MarshalBinary()
+		return c.AppendBinary(dst)
 	case "shape":
 		c := *d
 		c.Counts = append([]int(nil), d.Counts...)
@@ -1097,9 +1248,9 @@ func (w *worker) encodeDelta(d *parallel.Delta) ([]byte, error) {
 		case c.Int8 != nil:
 			c.Int8 = c.Int8[:len(c.Int8)-1]
 		}
-		return c.MarshalBinary()
+		return c.AppendBinary(dst)
 	}
-	return d.MarshalBinary()
+	return d.AppendBinary(dst)
 }
 
 // marshalProto encodes a message deterministically.
