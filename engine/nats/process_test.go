@@ -117,7 +117,7 @@ func makeFixture() (*fixture, error) {
 	}
 	// The reference: the same run on the local engine.
 	var out []byte
-	f.refModel, out, err = f.reference("reference")
+	f.refModel, out, err = f.reference("reference", 40)
 	if err != nil {
 		return nil, err
 	}
@@ -127,16 +127,16 @@ func makeFixture() (*fixture, error) {
 	return f, nil
 }
 
-// reference trains the runs' model on the local engine, with extra flags,
-// and returns its final weights and output.
-func (f *fixture) reference(name string, extra ...string) ([]byte, []byte, error) {
-	run := f.newRun(name, 40)
+// reference trains the runs' model for iters iterations on the local
+// engine, with extra flags, and returns its final weights and output.
+func (f *fixture) reference(name string, iters int, extra ...string) ([]byte, []byte, error) {
+	run := f.newRun(name, iters)
 	args := append([]string{"train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-threads", "2"}, extra...)
 	out, err := exec.Command(sparknetBin, args...).CombinedOutput()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reference run %s: %v\n%s", name, err, out)
 	}
-	model, err := os.ReadFile(run.model(40))
+	model, err := os.ReadFile(run.model(iters))
 	return model, out, err
 }
 
@@ -144,7 +144,7 @@ func (f *fixture) reference(name string, extra ...string) ([]byte, []byte, error
 // int8.
 func (f *fixture) reference8(t *testing.T) []byte {
 	t.Helper()
-	f.int8Once.Do(func() { f.int8Ref, _, f.int8Err = f.reference("reference-int8", "-compress", "int8") })
+	f.int8Once.Do(func() { f.int8Ref, _, f.int8Err = f.reference("reference-int8", 40, "-compress", "int8") })
 	if f.int8Err != nil {
 		t.Fatal(f.int8Err)
 	}
@@ -187,6 +187,7 @@ func (r testRun) state(iter int) string { return fmt.Sprintf("%s_iter_%d.solvers
 // prefix: test at the end, snapshot every 10 iterations.
 func (f *fixture) newRun(name string, maxIter int) testRun {
 	dir := filepath.Join(fixtureRoot, name)
+	os.RemoveAll(dir) // a fresh run each time (go test -count N)
 	os.MkdirAll(dir, 0o755)
 	r := testRun{dir: dir, solver: filepath.Join(dir, "solver.prototxt"), prefix: filepath.Join(dir, "lenet")}
 	text := fmt.Sprintf(`net: %q
@@ -443,11 +444,15 @@ func TestDriverKilledResumes(t *testing.T) {
 
 func testDriverKilledResumes(t *testing.T, codec string) {
 	f := shared(t)
-	want := f.refModel
-	if codec == "int8" {
-		want = f.reference8(t)
+	// Long enough that the driver, killed just after its snapshot at
+	// iteration 20, cannot have reached the end whatever the load (a round
+	// takes milliseconds here).
+	const iters = 200
+	want, _, err := f.reference("reference-kill-"+codec, iters, "-compress", codec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	run := f.newRun("killdriver-"+codec, 40)
+	run := f.newRun("killdriver-"+codec, iters)
 	args := []string{"train", "-solver", run.solver, "-workers", "3", "-tau", "5", "-engine", "nats", "-spawn", "3", "-threads", "3", "-compress", codec}
 	driver := start(t, "driver", "", args...)
 	await(t, driver, driver.watch(`Snapshotting solver state to binary proto file .*_iter_20\.solverstate`), "the snapshot at iteration 20", 2*time.Minute)
@@ -473,7 +478,7 @@ func testDriverKilledResumes(t *testing.T, codec string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := os.Stat(run.state(40)); err == nil {
+	if _, err := os.Stat(run.state(iters)); err == nil {
 		t.Fatal("the killed run got to the end; kill it earlier")
 	}
 
@@ -485,7 +490,7 @@ func testDriverKilledResumes(t *testing.T, codec string) {
 	if !strings.Contains(out, "Resuming from "+run.state(20)) {
 		t.Errorf("the resumed run does not say it resumed:\n%s", out)
 	}
-	got, err := os.ReadFile(run.model(40))
+	got, err := os.ReadFile(run.model(iters))
 	if err != nil {
 		t.Fatal(err)
 	}
