@@ -115,6 +115,7 @@ func trainSingle(ctx context.Context, param *pb.SolverParameter, opt Options) (*
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if opt.Resume != "" {
 		if err := s.Restore(opt.Resume); err != nil {
 			return nil, err

@@ -5,7 +5,9 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -746,4 +748,20 @@ func (n *Net) ToProto(withDiff bool) *pb.NetParameter {
 		np.Layer = append(np.Layer, c)
 	}
 	return np
+}
+
+// Close releases what the net's layers hold open: the data sources of its
+// data layers and their prefetch goroutines. The net must not run after
+// Close; closing twice is harmless. (A net that is dropped without Close
+// has its sources released when it is garbage-collected.)
+func (n *Net) Close() error {
+	var errs []error
+	for i, l := range n.layers {
+		if c, ok := l.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("layer %q: %w", n.layerNames[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

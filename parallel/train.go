@@ -256,6 +256,7 @@ func (t *trainer) run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer t.drv.Close()
 	t.layout = LayoutOf(t.drv.Net())
 	n := t.layout.Len()
 	if t.layout.Blobs() == 0 {

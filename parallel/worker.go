@@ -98,6 +98,10 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	return w, nil
 }
 
+// Close releases the data sources of the worker's net (solver.Solver.Close).
+// The worker must not run after Close.
+func (w *Worker) Close() error { return w.s.Close() }
+
 // Partition returns the worker's partition.
 func (w *Worker) Partition() int { return w.cfg.Partition }
 

@@ -403,3 +403,13 @@ func (s *Solver) BatchSize() int {
 	}
 	return 0
 }
+
+// Close releases the data sources of the training net and of every test
+// net (see nn.Net.Close). The solver must not run after Close.
+func (s *Solver) Close() error {
+	errs := []error{s.net.Close()}
+	for _, tn := range s.testNets {
+		errs = append(errs, tn.Close())
+	}
+	return errors.Join(errs...)
+}

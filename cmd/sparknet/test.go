@@ -92,6 +92,7 @@ func runTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
+	defer net.Close()
 	for _, path := range strings.Split(f.weights, ",") {
 		if path == "" {
 			continue

@@ -239,6 +239,7 @@ func trainSingle(ctx context.Context, r *TrainRun) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.SolverFile, err)
 	}
+	defer s.Close()
 	if r.Snapshot != "" {
 		fmt.Fprintf(log, "Resuming from %s\n", r.Snapshot)
 		if err := s.Restore(r.Snapshot); err != nil {

@@ -224,6 +224,10 @@ func (e *Engine) Close() error {
 	if e.started {
 		threads.SetThreads(e.prevThr)
 	}
+	var errs []error
+	for _, w := range e.workers {
+		errs = append(errs, w.Close())
+	}
 	e.workers, e.started = nil, false
-	return nil
+	return errors.Join(errs...)
 }
