@@ -25,27 +25,22 @@ import (
 // Sgemm panics if a dimension is negative, a leading dimension is smaller
 // than its row width, or a slice is too short for the dimensions given.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
 	nt := threads.Default().Threads()
 	if 2*float64(m)*float64(n)*float64(k) < minParallelFlops {
 		nt = 1
 	}
-	w := getWork()
-	w.gemm(active(), nt, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	putWork(w)
+	sgemm(nt, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // SgemmSerial is Sgemm on the calling goroutine alone, for callers that
 // already run one product per thread (the convolution layers, per block of
 // images). It gives the same bits as Sgemm and panics as Sgemm does.
 func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemm is Sgemm on nt threads.
+func sgemm(nt int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -55,7 +50,7 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 		return
 	}
 	w := getWork()
-	w.gemm(active(), 1, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	w.gemm(active(), nt, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	putWork(w)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sparknet/sparknet/internal/lewire"
 	"github.com/sparknet/sparknet/report"
 )
 
@@ -101,12 +102,12 @@ func writeRunState(path string, rs *runState) error {
 			return err
 		}
 		if rs.history != nil {
-			if err := put("history.f32", appendFloats(nil, rs.history)); err != nil {
+			if err := put("history.f32", lewire.AppendFloat32s(nil, rs.history)); err != nil {
 				return err
 			}
 		}
 		if rs.replica != nil {
-			if err := put("replica.f32", appendFloats(nil, rs.replica)); err != nil {
+			if err := put("replica.f32", lewire.AppendFloat32s(nil, rs.replica)); err != nil {
 				return err
 			}
 		}

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"slices"
 	"time"
-	"unsafe"
+
+	"github.com/sparknet/sparknet/internal/lewire"
 )
 
 // ErrBadDelta is wrapped by every error about a delta that fails
@@ -151,61 +151,19 @@ func (d *Delta) AppendBinary(b []byte) ([]byte, error) {
 	switch d.Codec {
 	case CodecNone:
 		for _, w := range d.Weights {
-			b = appendFloats(b, w)
+			b = lewire.AppendFloat32s(b, w)
 		}
 	case CodecFP16, CodecBF16:
-		b = appendUint16s(b, d.Half)
+		b = lewire.AppendUint16s(b, d.Half)
 	case CodecInt8:
-		b = appendFloats(b, d.Scales)
-		b = appendInt8s(b, d.Int8)
+		b = lewire.AppendFloat32s(b, d.Scales)
+		b = lewire.AppendInt8s(b, d.Int8)
 	}
 	for _, h := range d.History {
-		b = appendFloats(b, h)
+		b = lewire.AppendFloat32s(b, h)
 	}
 	return le.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
-
-// appendFloats appends v as little-endian float32 values.
-func appendFloats(b []byte, v []float32) []byte {
-	n := len(b)
-	b = slices.Grow(b, 4*len(v))[:n+4*len(v)]
-	out := b[n:]
-	if littleEndian && len(v) > 0 {
-		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
-		return b
-	}
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-// appendInt8s appends v as bytes.
-func appendInt8s(b []byte, v []int8) []byte {
-	if len(v) == 0 {
-		return b
-	}
-	return append(b, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v))...)
-}
-
-// appendUint16s appends v as little-endian values.
-func appendUint16s(b []byte, v []uint16) []byte {
-	n := len(b)
-	b = slices.Grow(b, 2*len(v))[:n+2*len(v)]
-	out := b[n:]
-	if littleEndian && len(v) > 0 {
-		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)))
-		return b
-	}
-	for i, x := range v {
-		binary.LittleEndian.PutUint16(out[2*i:], x)
-	}
-	return b
-}
-
-// littleEndian reports whether this machine stores numbers as the wire
-// formats do, so that slices of them can be copied as bytes.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // checkShape checks that the payload matches Counts and the codec.
 func (d *Delta) checkShape() error {
@@ -396,9 +354,7 @@ func Decode(b []byte, e Expect) (*Delta, error) {
 	case CodecInt8:
 		d.Scales = r.floats(blobs)
 		d.Int8 = make([]int8, n)
-		if n > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&d.Int8[0])), n), r.bytes(n))
-		}
+		lewire.Int8s(d.Int8, r.bytes(n))
 	}
 	if hist > 0 {
 		flat := r.floats(n * e.HistorySets)
@@ -442,38 +398,24 @@ func (r *reader) u32() uint32 { return binary.LittleEndian.Uint32(r.bytes(4)) }
 func (r *reader) u64() uint64 { return binary.LittleEndian.Uint64(r.bytes(8)) }
 
 func (r *reader) floats(n int) []float32 {
-	b := r.bytes(4 * n)
 	v := make([]float32, n)
-	if littleEndian && n > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*n), b)
-		return v
-	}
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	lewire.Float32s(v, r.bytes(4*n))
 	return v
 }
 
 // floatsNoCopy is floats, aliasing the buffer when its values are
 // aligned and stored as this machine stores float32.
 func (r *reader) floatsNoCopy(n int) []float32 {
-	if !littleEndian || n == 0 || 4*n > len(r.b) || uintptr(unsafe.Pointer(&r.b[0]))%4 != 0 {
+	v, ok := lewire.AliasFloat32s(r.b, n)
+	if !ok {
 		return r.floats(n)
 	}
-	v := unsafe.Slice((*float32)(unsafe.Pointer(&r.b[0])), n)
 	r.b = r.b[4*n:]
-	return v[:n:n]
+	return v
 }
 
 func (r *reader) uint16s(n int) []uint16 {
-	b := r.bytes(2 * n)
 	v := make([]uint16, n)
-	if littleEndian && n > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*n), b)
-		return v
-	}
-	for i := range v {
-		v[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
+	lewire.Uint16s(v, r.bytes(2*n))
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/sparknet/sparknet/internal/lewire"
 	"github.com/sparknet/sparknet/internal/threads"
 )
 
@@ -131,7 +132,7 @@ func (o *Nesterov) MarshalState() ([]byte, error) {
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(o.LR))
 	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(o.Momentum))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(o.v)))
-	return appendFloats(b, o.v), nil
+	return lewire.AppendFloat32s(b, o.v), nil
 }
 
 // UnmarshalState restores the velocity. The learning rate and momentum in

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sparknet/sparknet/caffe/pb"
+	"github.com/sparknet/sparknet/internal/lewire"
 	"github.com/sparknet/sparknet/solver"
 	"github.com/sparknet/sparknet/tensor"
 )
@@ -346,10 +347,10 @@ func (w *Worker) AppendState(b []byte) ([]byte, error) {
 	b = append(b, rs...)
 	b = le.AppendUint64(b, uint64(n))
 	for _, h := range hist {
-		b = appendFloats(b, h.Data)
+		b = lewire.AppendFloat32s(b, h.Data)
 	}
 	b = le.AppendUint64(b, uint64(len(w.residual)))
-	b = appendFloats(b, w.residual)
+	b = lewire.AppendFloat32s(b, w.residual)
 	return le.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 

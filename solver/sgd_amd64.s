@@ -7,7 +7,7 @@
 //	u = g*norm (+ decay*w when decay is on)
 //	h = rate*u + momentum*h
 //	g = h, w = w - h
-// each product rounded on its own (no FMA), as updateRange's SGD case.
+// each product rounded on its own (no FMA), as sgdScalar.
 TEXT ·sgdAVX512(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), DI
 	MOVQ grad+8(FP), SI

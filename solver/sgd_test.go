@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The vector SGD kernel gives the bits of updateRange's scalar loop, for
+// The vector SGD kernel gives the bits of sgdScalar, for
 // every length (masked tails included), with and without L2 decay and
 // iter_size normalisation, and with special values in the weights.
 func TestSGDKernelMatchesScalar(t *testing.T) {
@@ -19,15 +19,6 @@ func TestSGDKernelMatchesScalar(t *testing.T) {
 		return
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	scalar := func(w, g, h []float32, reg regularizer, rate, momentum float32) {
-		for k, gk := range g {
-			gk = reg.apply(gk, w[k])
-			hk := float32(rate*gk) + float32(momentum*h[k])
-			h[k] = hk
-			g[k] = hk
-			w[k] -= hk
-		}
-	}
 	for _, reg := range []regularizer{{norm: 1}, {norm: 0.25}, {norm: 1, decay: 5e-4, mode: regL2}, {norm: 1.0 / 3, decay: 0.01, mode: regL2}} {
 		for n := 0; n <= 70; n++ {
 			size := n
@@ -43,7 +34,7 @@ func TestSGDKernelMatchesScalar(t *testing.T) {
 			}
 			w2, g2, h2 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), h...)
 			ran := sgdKernel(w, g, h, reg, 0.01, 0.9)
-			scalar(w2, g2, h2, reg, 0.01, 0.9)
+			sgdScalar(w2, g2, h2, reg, 0.01, 0.9)
 			if !ran && size > 0 {
 				t.Fatalf("kernel did not run for %+v", reg)
 			}

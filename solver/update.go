@@ -186,15 +186,8 @@ func (s *Solver) updateRange(i, lo, hi int) {
 	delta := s.param.GetDelta()
 	switch s.method {
 	case SGD:
-		if sgdKernel(w, g, h, r, rate, momentum) {
-			return
-		}
-		for k, gk := range g {
-			gk = r.apply(gk, w[k])
-			hk := float32(rate*gk) + float32(momentum*h[k])
-			h[k] = hk
-			g[k] = hk
-			w[k] -= hk
+		if !sgdKernel(w, g, h, r, rate, momentum) {
+			sgdScalar(w, g, h, r, rate, momentum)
 		}
 	case Nesterov:
 		over := float32(1) + momentum
@@ -257,6 +250,18 @@ func (s *Solver) updateRange(i, lo, hi int) {
 			g[k] = u
 			w[k] -= u
 		}
+	}
+}
+
+// sgdScalar is SGD's update with momentum of w, g and h (equal lengths)
+// element by element: the portable path, and the reference of sgdKernel.
+func sgdScalar(w, g, h []float32, r regularizer, rate, momentum float32) {
+	for k, gk := range g {
+		gk = r.apply(gk, w[k])
+		hk := float32(rate*gk) + float32(momentum*h[k])
+		h[k] = hk
+		g[k] = hk
+		w[k] -= hk
 	}
 }
 

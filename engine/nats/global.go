@@ -4,9 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"math"
-	"unsafe"
 
+	"github.com/sparknet/sparknet/internal/lewire"
 	"github.com/sparknet/sparknet/parallel"
 )
 
@@ -69,77 +68,21 @@ func encodeGlobal(dst []byte, run string, round, iter int, weights []float32, up
 	if upd == nil {
 		b = append(b, globalWhole, byte(parallel.CodecNone))
 		b = le.AppendUint32(b, uint32(blobs))
-		b = putFloats(b, weights)
+		b = lewire.AppendFloat32s(b, weights)
 	} else {
 		b = append(b, globalUpdate, byte(upd.Codec))
 		b = le.AppendUint32(b, uint32(blobs))
 		switch upd.Codec {
 		case parallel.CodecInt8:
-			b = putFloats(b, upd.Scales)
-			if len(upd.Int8) > 0 {
-				b = append(b, unsafe.Slice((*byte)(unsafe.Pointer(&upd.Int8[0])), len(upd.Int8))...)
-			}
+			b = lewire.AppendFloat32s(b, upd.Scales)
+			b = lewire.AppendInt8s(b, upd.Int8)
 		default:
-			b = putUint16s(b, upd.Half)
+			b = lewire.AppendUint16s(b, upd.Half)
 		}
 	}
-	b = putFloats(b, history)
+	b = lewire.AppendFloat32s(b, history)
 	return le.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
-
-func putFloats(b []byte, v []float32) []byte {
-	n := len(b)
-	b = append(b, make([]byte, 4*len(v))...)
-	out := b[n:]
-	if littleEndian && len(v) > 0 {
-		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
-		return b
-	}
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-func putUint16s(b []byte, v []uint16) []byte {
-	n := len(b)
-	b = append(b, make([]byte, 2*len(v))...)
-	out := b[n:]
-	if littleEndian && len(v) > 0 {
-		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)))
-		return b
-	}
-	for i, x := range v {
-		binary.LittleEndian.PutUint16(out[2*i:], x)
-	}
-	return b
-}
-
-// getFloats decodes little-endian float32 values from p into v.
-func getFloats(v []float32, p []byte) {
-	if littleEndian && len(v) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)), p)
-		return
-	}
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
-	}
-}
-
-// getUint16s decodes little-endian uint16 values from p into v.
-func getUint16s(v []uint16, p []byte) {
-	if littleEndian && len(v) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 2*len(v)), p)
-		return
-	}
-	for i := range v {
-		v[i] = binary.LittleEndian.Uint16(p[2*i:])
-	}
-}
-
-// littleEndian reports whether float32 values are stored as the wire
-// format has them, so they can be copied as bytes.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // decodeGlobal checks an encoded broadcast against what the task says (run,
 // round, iteration, the model's layout l, the history's length, and codec:
@@ -189,22 +132,20 @@ func decodeGlobal(b []byte, run string, round, iter int, l parallel.Layout, code
 	var upd *parallel.Broadcast
 	switch codec {
 	case parallel.CodecNone:
-		getFloats(weights, p)
+		lewire.Float32s(weights, p)
 		p = p[4*n:]
 	case parallel.CodecInt8:
 		upd = &parallel.Broadcast{Codec: codec, Scales: make([]float32, blobs), Int8: make([]int8, n)}
-		getFloats(upd.Scales, p)
+		lewire.Float32s(upd.Scales, p)
 		p = p[4*blobs:]
-		if n > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&upd.Int8[0])), n), p)
-		}
+		lewire.Int8s(upd.Int8, p)
 		p = p[n:]
 	default:
 		upd = &parallel.Broadcast{Codec: codec, Half: make([]uint16, n)}
-		getUint16s(upd.Half, p)
+		lewire.Uint16s(upd.Half, p)
 		p = p[2*n:]
 	}
-	getFloats(history, p)
+	lewire.Float32s(history, p)
 	if upd != nil {
 		if err := upd.Check(l); err != nil {
 			return nil, fmt.Errorf("global weights: %w", err)
